@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# famfs-rs. The two commands a developer needs (see README.md):
+#
+#   make run     build kernel + module, boot the VM, show the module at work
+#   make check   every test: host checks, module lints, KUnit, kselftests
+#
+# Other targets: toolchain, kernel, module, clippy, tests, host-check,
+# vm-check, check-debug (the debug kernel), clean. KDIR=/path/to/built/tree
+# uses your own kernel instead of the cached Debian 7.3 one; FAMFS_CACHE
+# moves the cache (default ~/.cache/famfs-rs); FAMFS_DEBUG=1 selects the
+# debug kernel variant for any target.
+
+TOP := $(CURDIR)
+SHELL := /bin/bash
+
+FAMFS_CACHE ?= $(HOME)/.cache/famfs-rs
+FAMFS_TOOLS ?= $(FAMFS_CACHE)/tools
+RUSTC := /usr/bin/rustc
+BINDGEN ?= $(FAMFS_TOOLS)/bin/bindgen
+LIBCLANG_PATH ?= $(FAMFS_TOOLS)/py/clang/native
+export FAMFS_CACHE FAMFS_TOOLS RUSTC BINDGEN LIBCLANG_PATH
+
+ifeq ($(origin KDIR),undefined)
+KDIR := $(shell $(TOP)/scripts/build-kernel.sh --print-kdir)
+OWN_KERNEL := 1
+endif
+export KDIR
+KSRC := $(shell readlink -f $(KDIR)/source 2>/dev/null || echo $(KDIR))
+
+KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) ARCH=x86_64 CONFIG_FAMFS_RS=m \
+	RUSTC=$(RUSTC) HOSTRUSTC=$(RUSTC) BINDGEN=$(BINDGEN) \
+	CLIPPY_DRIVER=/usr/bin/clippy-driver RUSTFMT=/usr/bin/rustfmt
+
+TEST_SRCS := $(wildcard tests/*.c)
+TEST_BINS := $(patsubst tests/%.c,tests/out/%,$(TEST_SRCS))
+
+.PHONY: all toolchain kernel module clippy tests host-check vm-check check \
+	check-debug run clean
+
+all: module
+
+toolchain:
+	@scripts/setup-toolchain.sh
+
+kernel: toolchain
+ifdef OWN_KERNEL
+	@scripts/build-kernel.sh
+endif
+
+module: kernel
+	$(KMAKE) modules
+
+# The module built by clippy-driver with W=1: any warning fails.
+clippy: kernel
+	@scripts/build-module.sh
+
+tests: $(TEST_BINS)
+
+tests/out/%: tests/%.c tests/famfs_test.h kernel
+	@mkdir -p tests/out
+	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE \
+		-I$(KSRC)/tools/testing/selftests -Itests -Iinclude/uapi \
+		-o $@ $< -lpthread
+
+host-check: toolchain
+	@scripts/check.sh host
+
+vm-check: clippy tests
+	@scripts/check.sh vm
+
+check: toolchain
+	@scripts/check.sh all
+
+check-debug: toolchain
+	@FAMFS_DEBUG=1 scripts/check.sh all
+
+run: clippy tests
+	@scripts/demo.sh
+
+clean:
+	-$(KMAKE) clean
+	rm -rf tests/out rust/host/target

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers of famfs_rs.ko: small functions for what Rust cannot reach
+ * through bindgen (static inlines, macros, offsetof checks).
+ */
+#ifndef FAMFS_RS_HELPERS_H
+#define FAMFS_RS_HELPERS_H
+
+#include <linux/types.h>
+
+/**
+ * struct famfs_rs_iomap_layout - the C compiler's view of struct iomap
+ * @size: sizeof(struct iomap)
+ * @addr: offsetof(struct iomap, addr)
+ * @offset: offsetof(struct iomap, offset)
+ * @length: offsetof(struct iomap, length)
+ * @type: offsetof(struct iomap, type)
+ * @flags: offsetof(struct iomap, flags)
+ * @dax_dev: offsetof(struct iomap, dax_dev)
+ */
+struct famfs_rs_iomap_layout {
+	size_t size;
+	size_t addr;
+	size_t offset;
+	size_t length;
+	size_t type;
+	size_t flags;
+	size_t dax_dev;
+};
+
+void famfs_rs_iomap_layout(struct famfs_rs_iomap_layout *l);
+
+#endif /* FAMFS_RS_HELPERS_H */

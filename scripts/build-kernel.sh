@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Fetch Debian's linux-source-7.3, apply patches/series, configure from
+# tinyconfig + kvm_guest.config + scripts/kconfig/famfs.config (and
+# debug.config with FAMFS_DEBUG=1), and build it out of tree under
+# $FAMFS_CACHE/linux:
+#
+#   src/              the source, patched; .famfs-src-key names its state
+#   build-default/    the build tree (O=), .famfs-built holds its key
+#   build-debug/      the same for FAMFS_DEBUG=1
+#
+# The key is (source version, patch series, config fragments). A tree whose
+# key is unchanged is not rebuilt at all. When the series changes, only the
+# files the old and the new series touch are restored from the tarball,
+# re-patched and touched, so make rebuilds just what depends on them.
+#
+#   scripts/build-kernel.sh              build if needed, print nothing else
+#   scripts/build-kernel.sh --print-kdir print the build directory, no work
+#
+# The system's apt sources are never touched: a private apt configuration
+# under $FAMFS_CACHE/apt adds trixie-backports for this one download.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+# shellcheck source=scripts/env.sh
+. "$here/env.sh"
+
+PKG=linux-source-7.3
+PIN=7.3.4-1~bpo13+1
+dl=$FAMFS_CACHE/dl
+aptd=$FAMFS_CACHE/apt
+variant=default
+[ "${FAMFS_DEBUG:-0}" = 1 ] && variant=debug
+
+frags=("$here/kconfig/famfs.config")
+[ $variant = debug ] && frags+=("$here/kconfig/debug.config")
+
+log() { echo "kernel: $*" >&2; }
+
+# The version we build: the one downloaded before, else the pin.
+version() {
+	if [ -s "$dl/version" ]; then cat "$dl/version"; else echo "$PIN"; fi
+}
+
+series_files() {
+	[ -f "$top/patches/series" ] || return 0
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/patches/series"
+}
+
+src_key() {
+	{
+		version
+		series_files | while read -r p; do
+			echo "$p"; cat "$top/patches/$p"
+		done
+	} | sha256sum | cut -c1-12
+}
+
+build_key() {
+	{ src_key; echo $variant; cat "${frags[@]}"; } | sha256sum | cut -c1-12
+}
+
+srcdir() { echo "$FAMFS_CACHE/linux/src"; }
+builddir() { echo "$FAMFS_CACHE/linux/build-$variant"; }
+
+if [ "${1:-}" = "--print-kdir" ]; then
+	builddir
+	exit 0
+fi
+
+apt_private() {
+	local uri
+	mkdir -p "$aptd/lists/partial" "$aptd/cache/archives/partial"
+	# Reuse the mirror the system already uses for bookworm.
+	uri=$(awk '/^URIs:/ { print $2; exit }' \
+		/etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+	[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $3 ~ /^bookworm$/ { print $2; exit }' \
+		/etc/apt/sources.list 2>/dev/null || true)
+	[ -n "$uri" ] || { log "cannot find the Debian mirror in /etc/apt"; exit 1; }
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie-backports main" \
+		>"$aptd/sources.list"
+	apt-get -qq -o Dir::Etc::SourceList="$aptd/sources.list" \
+		-o Dir::Etc::SourceParts=/dev/null \
+		-o Dir::State::Lists="$aptd/lists" \
+		-o Dir::Cache="$aptd/cache" \
+		-o APT::Sandbox::User=root "$@"
+}
+
+fetch() {
+	local v newest
+	mkdir -p "$dl"
+	if ls "$dl"/${PKG}_*.deb >/dev/null 2>&1 && [ -s "$dl/version" ]; then
+		return 0
+	fi
+	log "fetching $PKG $PIN (private apt config, trixie-backports)"
+	apt_private update
+	v=$PIN
+	if ! (cd "$dl" && apt_private download "$PKG=$PIN"); then
+		newest=$(apt_private -o APT::Cache::AllVersions=0 show "$PKG" 2>/dev/null |
+			awk '/^Version:/ { print $2; exit }')
+		[ -n "$newest" ] || { log "$PKG is not in trixie-backports"; exit 1; }
+		log "NOTE: $PKG $PIN is gone from the archive; using the newest, $newest"
+		(cd "$dl" && apt_private download "$PKG=$newest")
+		v=$newest
+	fi
+	echo "$v" >"$dl/version"
+}
+
+tarball() { echo "$dl/${PKG}.tar.xz"; }
+
+# Files a patch touches (new and old names), one per line.
+patch_files() {
+	sed -n -e 's|^+++ b/\([^[:space:]]*\).*|\1|p' -e 's|^--- a/\([^[:space:]]*\).*|\1|p' "$1" | sort -u
+}
+
+apply_series() {
+	local s=$1 p
+	: >"$s/.famfs-patched-files"
+	series_files | while read -r p; do
+		log "applying $p"
+		patch -d "$s" -p1 -s --forward --no-backup-if-mismatch <"$top/patches/$p"
+		patch_files "$top/patches/$p" >>"$s/.famfs-patched-files"
+	done
+	sort -u -o "$s/.famfs-patched-files" "$s/.famfs-patched-files"
+}
+
+extract() {
+	local s key tmp f old
+	s=$(srcdir)
+	key=$(src_key)
+	[ "$(cat "$s/.famfs-src-key" 2>/dev/null)" = "$key" ] && return 0
+	if [ ! -s "$(tarball)" ]; then
+		tmp=$(mktemp -d "$dl/deb.XXXXXX")
+		dpkg -x "$dl"/${PKG}_*.deb "$tmp"
+		mv "$tmp/usr/src/${PKG}.tar.xz" "$(tarball)"
+		rm -rf "$tmp"
+	fi
+	if [ -f "$s/.famfs-src-key" ] && [ -f "$s/.famfs-patched-files" ] &&
+	   [ "$(cat "$s/.famfs-version" 2>/dev/null)" = "$(version)" ]; then
+		# Same kernel version, another series: undo the old one file by file.
+		log "patch series changed: restoring the files it touched"
+		old=$(cat "$s/.famfs-patched-files")
+		rm -f "$s/.famfs-src-key"
+		for f in $old; do rm -f "$s/$f"; done
+		# shellcheck disable=SC2046
+		tar -C "$s" --strip-components=1 -xf "$(tarball)" \
+			$(for f in $old; do echo "${PKG}/$f"; done) 2>/dev/null || true
+		apply_series "$s"
+		# Every file either series touched is newer than its objects.
+		for f in $old $(cat "$s/.famfs-patched-files"); do
+			[ -e "$s/$f" ] && touch "$s/$f"
+		done
+	else
+		log "extracting into $s"
+		rm -rf "$s"
+		mkdir -p "$s"
+		tar -C "$s" --strip-components=1 -xf "$(tarball)"
+		version >"$s/.famfs-version"
+		apply_series "$s"
+	fi
+	echo "$key" >"$s/.famfs-src-key"
+}
+
+kmake() {
+	make -s -C "$(srcdir)" O="$(builddir)" ARCH=x86_64 \
+		RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" BINDGEN="$BINDGEN" "$@"
+}
+
+configure() {
+	local b f missing
+	b=$(builddir)
+	mkdir -p "$b"
+	kmake tinyconfig >/dev/null
+	(cd "$b" && "$(srcdir)"/scripts/kconfig/merge_config.sh -m -O "$b" \
+		"$b/.config" "$(srcdir)/kernel/configs/kvm_guest.config" \
+		"${frags[@]}" >/dev/null)
+	kmake olddefconfig >/dev/null
+	missing=$(for f in "${frags[@]}"; do
+		grep -E '^CONFIG_[A-Z0-9_]+=' "$f"
+	done | while read -r l; do
+		grep -qxF "$l" "$b/.config" || echo "$l"
+	done)
+	if [ -n "$missing" ]; then
+		log "these config lines did not stick (a dependency is missing):"
+		echo "$missing" >&2
+		exit 1
+	fi
+	# "# CONFIG_X is not set" lines the fragment asks for, written as =n.
+	for f in "${frags[@]}"; do
+		grep -E '^CONFIG_[A-Z0-9_]+=n' "$f" || true
+	done | while read -r l; do
+		grep -q "^${l%=n}=" "$b/.config" && { log "$l did not stick"; exit 1; }
+		true
+	done
+}
+
+main() {
+	local b key t0
+	"$here/setup-toolchain.sh" --check >/dev/null || {
+		"$here/setup-toolchain.sh" --check; exit 1; }
+	fetch
+	extract
+	b=$(builddir)
+	key=$(build_key)
+	[ "$(cat "$b/.famfs-built" 2>/dev/null)" = "$key" ] && return 0
+	rm -f "$b/.famfs-built"
+	log "configuring the $variant kernel in $b"
+	configure
+	kmake rustavailable >/dev/null
+	log "building (about 7 minutes on 2 cores from scratch, less when incremental)"
+	t0=$SECONDS
+	kmake -j"$(($(nproc) + 1))"
+	echo "$key" >"$b/.famfs-built"
+	log "built in $((SECONDS - t0)) s: $b/arch/x86/boot/bzImage"
+}
+
+main

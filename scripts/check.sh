@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh [host|vm|all]   (what `make check` runs; default all)
+#
+#   host: rustfmt, the host crate's tests and clippy, checkpatch --strict
+#         on the patch series and the C sources
+#   vm:   kernel (cached), famfs_rs.ko with CLIPPY=1 W=1 and zero warnings,
+#         the static kselftests, then one VM boot running KUnit + kselftests
+#
+# Every test case counts; the last line is "check: N passed, N failed".
+# FAMFS_DEBUG=1 runs the vm part on the debug kernel.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+cd "$top" || exit 1
+# shellcheck source=scripts/env.sh
+. "$here/env.sh"
+what=${1:-all}
+pass=0
+fail=0
+failed=()
+t_start=$SECONDS
+
+ok() { pass=$((pass + ${2:-1})); echo "check: ok   $1"; }
+bad() {
+	fail=$((fail + ${2:-1}))
+	failed+=("$1")
+	echo "check: FAIL $1"
+}
+step() { echo; echo "=== check: $* ($((SECONDS - t_start)) s)"; }
+
+ksrc() {
+	local k=${KDIR:-$("$here/build-kernel.sh" --print-kdir)}
+	readlink -f "$k/source" 2>/dev/null || echo "$k"
+}
+
+host_checks() {
+	local out n f m files
+	step "rustfmt"
+	mapfile -t files < <(git ls-files -co --exclude-standard '*.rs' | grep -v '/target/')
+	if /usr/bin/rustfmt --check --config-path .rustfmt.toml "${files[@]}"; then
+		ok "rustfmt (${#files[@]} files)"
+	else
+		bad "rustfmt"
+	fi
+
+	step "host crate: cargo test (fmap core)"
+	out=$(cd rust/host && nice cargo test --release 2>&1)
+	echo "$out" | grep -E '^(test result|running|error|failures|---- )|panicked'
+	n=$(echo "$out" | sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' |
+		awk '{p += $1; f += $2} END {print p + 0, f + 0}')
+	read -r p f <<<"$n"
+	if echo "$out" | grep -q '^test result: FAILED\|^error'; then
+		bad "cargo test: $p passed, $f failed" "$((f > 0 ? f : 1))"
+		pass=$((pass + p))
+	elif [ "$p" -gt 0 ]; then
+		ok "cargo test" "$p"
+	else
+		bad "cargo test ran no test"
+	fi
+
+	step "host crate: clippy"
+	if (cd rust/host && nice cargo clippy --release --all-targets -- -D warnings 2>&1 | tail -3); then
+		ok "cargo clippy --all-targets -D warnings"
+	else
+		bad "cargo clippy"
+	fi
+
+	step "checkpatch --strict"
+	m=$(ksrc)
+	if [ ! -x "$m/scripts/checkpatch.pl" ]; then
+		"$here/build-kernel.sh" >/dev/null || true
+		m=$(ksrc)
+	fi
+	mapfile -t files < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' patches/series 2>/dev/null |
+		sed 's|^|patches/|')
+	if [ ${#files[@]} -gt 0 ]; then
+		if "$m/scripts/checkpatch.pl" --strict --no-tree --quiet "${files[@]}"; then
+			ok "checkpatch --strict on ${#files[@]} patches"
+		else
+			bad "checkpatch on the patch series"
+		fi
+	else
+		echo "(patches/series is empty)"
+	fi
+	mapfile -t files < <(git ls-files -co --exclude-standard 'rust/*.[ch]' 'include/*.h' 'tests/*.[ch]')
+	if "$m/scripts/checkpatch.pl" --strict --no-tree --quiet --show-types \
+		--ignore SPDX_LICENSE_TAG,NEW_TYPEDEFS -f "${files[@]}"; then
+		ok "checkpatch --strict -f on ${#files[@]} C files"
+	else
+		bad "checkpatch on C sources"
+	fi
+}
+
+vm_checks() {
+	local log out rc p f
+	step "kernel"
+	if [ -n "${KDIR:-}" ] || "$here/build-kernel.sh"; then
+		ok "kernel build"
+	else
+		bad "kernel build"
+		return
+	fi
+	step "module (CLIPPY=1 W=1, zero warnings)"
+	if make -s --no-print-directory clippy; then ok "module build, zero warnings"; else
+		bad "module build"; return; fi
+	step "kselftests build"
+	if make -s --no-print-directory tests; then ok "kselftests build"; else
+		bad "kselftests build"; return; fi
+
+	step "VM: KUnit + kselftests"
+	log=$(mktemp)
+	"$here/vm.sh" -t 1200 -l "$log" sh /famfs/run-tests.sh
+	rc=$?
+	out=$(sed -n 's/^famfs-tests: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$log" | tail -n 1)
+	rm -f "$log"
+	if [ -z "$out" ]; then
+		bad "VM test run (no result line, vm.sh rc $rc)"
+		return
+	fi
+	read -r p f <<<"$out"
+	pass=$((pass + p))
+	if [ "$f" != 0 ] || [ "$rc" != 0 ]; then
+		fail=$((fail + (f > 0 ? f : 1)))
+		failed+=("VM: $f failed, vm.sh rc $rc")
+		echo "check: FAIL VM tests: $p passed, $f failed, rc $rc"
+	else
+		echo "check: ok   VM tests: $p passed"
+	fi
+}
+
+"$here/setup-toolchain.sh" --check >/dev/null || "$here/setup-toolchain.sh" || exit 1
+case $what in
+host) host_checks ;;
+vm) vm_checks ;;
+all) host_checks; vm_checks ;;
+*) echo "usage: $0 [host|vm|all]" >&2; exit 2 ;;
+esac
+
+echo
+echo "=== check summary ($((SECONDS - t_start)) s)"
+for f in "${failed[@]}"; do echo "  failed: $f"; done
+echo "check: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# mkinitramfs.sh OUT.cpio.gz CMDFILE
+#
+# Build the guest initramfs: static busybox, tests/guest/init as /init,
+# the module, the static test binaries (tests/out/) and guest scripts
+# (tests/guest/), and CMDFILE as /famfs/cmd (the command /init runs).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$1
+cmdfile=$2
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,famfs/tests,usr/bin,usr/sbin}
+cp /bin/busybox "$root/bin/busybox"
+cp "$top/tests/guest/init" "$root/init"
+chmod 755 "$root/init"
+cp "$top"/tests/guest/*.sh "$root/famfs/"
+[ -f "$top/famfs_rs.ko" ] && cp "$top/famfs_rs.ko" "$root/famfs/"
+if [ -d "$top/tests/out" ]; then
+	find "$top/tests/out" -maxdepth 1 -type f -perm -u+x \
+		-exec cp {} "$root/famfs/tests/" \;
+fi
+cp "$cmdfile" "$root/famfs/cmd"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out"

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm.sh [-t SECONDS] [-l LOG] [--] COMMAND...
+#
+# Boot the famfs-rs kernel under QEMU (TCG: KVM does not work on these
+# machines) with legacy pmem (memmap=), an emulated NVDIMM and an emulated
+# CXL type-3 memory device; in the guest, turn the pmem namespaces into
+# devdax devices bound to fsdev_dax, then run COMMAND (a shell command
+# line) with the module, tests and guest scripts under /famfs.
+#
+# Streams the guest console, exits with COMMAND's exit status, and fails
+# (exit 1) on a timeout (default 600 s), a missing exit status, or any
+# kernel splat in the log (BUG:, WARNING:, Oops, UBSAN, KASAN, lockdep,
+# panic, hung task, kmemleak report).
+#
+# Environment: KERNEL=bzImage or KDIR=build-tree to override the kernel;
+# FAMFS_DEBUG=1 for the debug kernel; VM_APPEND for extra kernel arguments.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+# shellcheck source=scripts/env.sh
+. "$here/env.sh"
+
+timeout=600
+log=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-t) timeout=$2; shift 2 ;;
+	-l) log=$2; shift 2 ;;
+	--) shift; break ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || { echo "usage: $0 [-t SECONDS] [-l LOG] [--] COMMAND..." >&2; exit 2; }
+
+KDIR=${KDIR:-$("$here/build-kernel.sh" --print-kdir)}
+KERNEL=${KERNEL:-$KDIR/arch/x86/boot/bzImage}
+[ -f "$KERNEL" ] || { echo "vm: no kernel at $KERNEL (run make kernel)" >&2; exit 1; }
+
+# Guest memory layout (q35 with more than 2.75 GiB puts RAM at 0-2 GiB and
+# from 4 GiB up): 4 GiB of RAM, of which memmap=2G!4G turns the upper
+# 2 GiB into legacy pmem, so every pmem byte is backed by real guest RAM.
+PMEM0_BYTES=$((2 << 30))
+NVDIMM_BYTES=$((1 << 30))
+CXL_BYTES=$((512 << 20))
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/famfs-vm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+[ -n "$log" ] || log=$work/console.log
+
+{
+	echo "export FAMFS_PMEM0_BYTES=$PMEM0_BYTES FAMFS_NVDIMM_BYTES=$NVDIMM_BYTES FAMFS_CXL_BYTES=$CXL_BYTES"
+	echo "$*"
+} >"$work/cmd"
+"$here/mkinitramfs.sh" "$work/initramfs.cpio.gz" "$work/cmd"
+
+append="console=ttyS0 memmap=2G!4G panic=-1 oops=panic loglevel=7"
+if [ "${FAMFS_DEBUG:-0}" = 1 ]; then
+	append="$append slub_debug=FZPU kfence.sample_interval=10 kmemleak=on"
+fi
+append="$append ${VM_APPEND:-}"
+
+qemu=(qemu-system-x86_64 -accel tcg -smp 2 -nographic -no-reboot
+	-M q35,cxl=on,nvdimm=on -m 4G,slots=4,maxmem=16G
+	-kernel "$KERNEL" -initrd "$work/initramfs.cpio.gz" -append "$append"
+	-object "memory-backend-file,id=nvmem0,share=on,mem-path=$work/nvdimm0.raw,size=$NVDIMM_BYTES"
+	-device nvdimm,id=nvdimm0,memdev=nvmem0
+	-object "memory-backend-file,id=cxl-mem0,share=on,mem-path=$work/cxl0.raw,size=$CXL_BYTES"
+	-object "memory-backend-file,id=cxl-lsa0,share=on,mem-path=$work/lsa0.raw,size=256M"
+	-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1
+	-device cxl-rp,port=0,bus=cxl.1,id=root_port13,chassis=0,slot=2
+	-device cxl-type3,bus=root_port13,memdev=cxl-mem0,lsa=cxl-lsa0,id=cxl-pmem0
+	-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G)
+
+t0=$SECONDS
+set +e
+timeout -k 5 "$timeout" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$log"
+qrc=${PIPESTATUS[0]}
+set -e
+echo "vm: guest ran $((SECONDS - t0)) s"
+
+splat='BUG:|WARNING:|Oops|KASAN|UBSAN|Kernel panic|kernel BUG|general protection fault|'
+splat+='turning off the locking correctness validator|possible circular locking|'
+splat+='possible recursive locking|inconsistent lock state|suspicious RCU usage|'
+splat+='blocked for more than|unreferenced object|Call Trace:'
+if grep -En "$splat" "$log" >"$work/splats"; then
+	echo "vm: FAIL: kernel splat in the guest log:" >&2
+	head -20 "$work/splats" >&2
+	exit 1
+fi
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	echo "vm: FAIL: timed out after $timeout s" >&2
+	exit 1
+fi
+rc=$(sed -n 's/^famfs-vm: exit \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+if [ -z "$rc" ]; then
+	echo "vm: FAIL: the guest did not report an exit status (qemu rc $qrc)" >&2
+	exit 1
+fi
+exit "$rc"

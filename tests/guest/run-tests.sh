@@ -1,0 +1,64 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Guest test runner (scripts/vm.sh ... sh /famfs/run-tests.sh): load
+# famfs_rs, enforce its KUnit suite case by case, run every kselftest in
+# /famfs/tests, unload. A SKIP counts as a failure. Last line:
+#   famfs-tests: N passed, N failed
+pass=0
+fail=0
+res() {
+	if [ "$1" = ok ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+	echo "famfs-tests: $1 $2"
+}
+
+if insmod /famfs/famfs_rs.ko; then res ok "insmod famfs_rs"; else res FAIL "insmod famfs_rs"; fi
+
+# KUnit: one result per case line of the famfs_rs suite.
+kr=/sys/kernel/debug/kunit/famfs_rs/results
+if [ -r "$kr" ]; then
+	cases=0
+	while read -r a b c d rest; do
+		case "$a $b" in
+		"ok "[0-9]*) name=$c; st=ok ;;
+		"not ok") name=$d; st=FAIL ;;
+		*) continue ;;
+		esac
+		[ "$name" = famfs_rs ] && continue
+		case "$rest" in *SKIP*) st=FAIL ;; esac
+		cases=$((cases + 1))
+		res "$st" "kunit famfs_rs.$name"
+	done <"$kr"
+	[ "$cases" -gt 0 ] || res FAIL "kunit famfs_rs: no test cases in $kr"
+else
+	res FAIL "kunit famfs_rs: no $kr"
+fi
+
+for t in /famfs/tests/*; do
+	[ -x "$t" ] || continue
+	name=${t##*/}
+	echo "famfs-tests: running $name"
+	"$t" >/tmp/ksft.out 2>&1
+	rc=$?
+	cat /tmp/ksft.out
+	tot=$(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) xfail:\([0-9]*\) xpass:\([0-9]*\) skip:\([0-9]*\) error:\([0-9]*\).*/\1 \2 \3 \4 \5 \6/p' /tmp/ksft.out)
+	if [ -z "$tot" ]; then
+		res FAIL "$name: no kselftest totals (exit $rc)"
+		continue
+	fi
+	set -- $tot
+	p=$1
+	f=$(($2 + $4 + $5 + $6))
+	pass=$((pass + p))
+	fail=$((fail + f))
+	if [ "$f" = 0 ] && [ "$rc" = 0 ] && [ "$p" -gt 0 ]; then
+		echo "famfs-tests: ok $name ($p cases)"
+	else
+		[ "$f" = 0 ] && fail=$((fail + 1))
+		echo "famfs-tests: FAIL $name (pass $p, fail/skip/error $f, exit $rc)"
+	fi
+done
+
+if rmmod famfs_rs; then res ok "rmmod famfs_rs at the end"; else res FAIL "rmmod famfs_rs at the end"; fi
+echo "famfs-tests: $pass passed, $fail failed"
+[ "$fail" = 0 ]
