@@ -93,7 +93,11 @@ mod tests {
         let n = simple(
             &mut buf,
             9 * MIB,
-            &[(0, 64 * MIB, 4 * MIB), (2, 0, 2 * MIB), (0, 2 * MIB, 4 * MIB)],
+            &[
+                (0, 64 * MIB, 4 * MIB),
+                (2, 0, 2 * MIB),
+                (0, 2 * MIB, 4 * MIB),
+            ],
         );
         let f = KFmap::parse(&buf[..n], kalloc).expect("valid fmap");
         let m = f.resolve(5 * MIB, 8 * MIB).expect("inside the file");
@@ -101,8 +105,14 @@ mod tests {
         assert_eq!(m.dev_offset, MIB);
         assert_eq!(m.length, MIB);
         let m = f.resolve(8 * MIB + 4096, 4096).expect("inside the file");
-        assert_eq!((m.devindex, m.dev_offset, m.length), (0, 4 * MIB + 4096, 4096));
-        assert_eq!(f.resolve(9 * MIB, 1).map_err(|e| to_kernel_error(&e)), Err(EIO));
+        assert_eq!(
+            (m.devindex, m.dev_offset, m.length),
+            (0, 4 * MIB + 4096, 4096)
+        );
+        assert_eq!(
+            f.resolve(9 * MIB, 1).map_err(|e| to_kernel_error(&e)),
+            Err(EIO)
+        );
     }
 
     #[test]

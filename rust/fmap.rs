@@ -558,7 +558,10 @@ impl<S: DerefMut<Target = [u64]>> Fmap<S> {
             return Err(einval("reply truncated", bytes.len() as u64));
         }
         if bytes.len() > need {
-            return Err(einval("trailing bytes after the last extent", bytes.len() as u64));
+            return Err(einval(
+                "trailing bytes after the last extent",
+                bytes.len() as u64,
+            ));
         }
 
         // Pass 1: validate every extent, find the granule.
@@ -572,7 +575,8 @@ impl<S: DerefMut<Target = [u64]>> Fmap<S> {
             pos = pos.checked_add(e.len).ok_or(
                 Error::new(Errno::Eoverflow, "sum of extent lengths past 2^64", e.len).at(i, None),
             )?;
-            if pos < limit {
+            // A boundary inside the file: the granule must divide it.
+            if pos < header.file_size {
                 tz = tz.min(pos.trailing_zeros());
             }
         }
@@ -583,7 +587,11 @@ impl<S: DerefMut<Target = [u64]>> Fmap<S> {
         let len = index_len(limit, shift)?;
         let mut words = alloc(len)?;
         if words.len() != len {
-            return Err(Error::new(Errno::Enomem, "index allocation of wrong size", len as u64));
+            return Err(Error::new(
+                Errno::Enomem,
+                "index allocation of wrong size",
+                len as u64,
+            ));
         }
 
         // Pass 2: fill the granule table. Extents are valid now.
@@ -686,14 +694,21 @@ impl<S: DerefMut<Target = [u64]>> Fmap<S> {
                     nstrips: nstrips.into(),
                 };
             }
-            if pos < limit {
+            if pos < header.file_size {
                 used += 1;
                 record_words += 4 + u64::from(nstrips);
             }
             pos = pos.checked_add(nbytes).ok_or(
                 Error::new(Errno::Eoverflow, "sum of nbytes past 2^64", nbytes).at(i, None),
             )?;
-            if pos < limit {
+            // The 2 MiB-rounded end must fit too: pass 2 and resolve use it.
+            round_up_align(pos).map_err(|_| {
+                Error::new(Errno::Eoverflow, "sum of nbytes past 2^64", nbytes).at(i, None)
+            })?;
+            // A boundary inside the file: the granule must divide it. Only
+            // the last extent may end unaligned, and it ends at or past
+            // file_size.
+            if pos < header.file_size {
                 tz = tz.min(pos.trailing_zeros());
             }
         }
@@ -714,11 +729,20 @@ impl<S: DerefMut<Target = [u64]>> Fmap<S> {
             let shift = granule_shift(tz);
             let index = index_len(limit, shift)?;
             // record_words <= nextents * 36, well below usize::MAX.
-            (Kind::InterleavedMulti, shift, index, index + record_words as usize)
+            (
+                Kind::InterleavedMulti,
+                shift,
+                index,
+                index + record_words as usize,
+            )
         };
         let mut words = alloc(len)?;
         if words.len() != len {
-            return Err(Error::new(Errno::Enomem, "index allocation of wrong size", len as u64));
+            return Err(Error::new(
+                Errno::Enomem,
+                "index allocation of wrong size",
+                len as u64,
+            ));
         }
 
         // Pass 2: strips (and, for several extents, records and index).

@@ -30,7 +30,8 @@
  *   - chunk_size == 0 or not a multiple of FAMFS_FMAP_ALIGN    [EINVAL]
  *   - an interleaved extent with nbytes == 0, or (when it is not the
  *     last) nbytes not a multiple of FAMFS_FMAP_ALIGN          [EINVAL]
- *   - offset + len, or any sum of lengths, past 2^64           [EOVERFLOW]
+ *   - offset + len, any sum of lengths, or file_size or the sum of
+ *     nbytes rounded up to 2 MiB, past 2^64                   [EOVERFLOW]
  *   - extents that together cover less than file_size          [EINVAL]
  *   - a strip too short for the stripes the file places on it [EINVAL]
  *   - an fmap whose fault-path index would exceed
@@ -43,9 +44,11 @@
  * size of the fmap in bytes. The kernel then sends FUSE_GET_FMAP once more,
  * this time with a struct famfs_get_fmap_in whose size field is that size,
  * and the server replies with the whole fmap, header.reserved0 == 0, of
- * exactly the announced size. Only one retry is made. Violations:
- *   - announced size <= FAMFS_FMAP_FIRST_SIZE, or a header-only
- *     announcement whose header is otherwise invalid          [EPROTO]
+ * exactly the announced size. Only one retry is made. The header of an
+ * announcement must pass every header rule above, with the same errno.
+ * Violations of the exchange itself:
+ *   - an announcement longer than the header alone            [EPROTO]
+ *   - announced size <= FAMFS_FMAP_FIRST_SIZE                  [EPROTO]
  *   - announced size > FAMFS_FMAP_MAX_SIZE                     [E2BIG]
  *   - the second reply is not of the announced size, or
  *     announces again                                          [EPROTO]
