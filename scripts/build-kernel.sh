@@ -187,13 +187,17 @@ configure() {
 		echo "$missing" >&2
 		exit 1
 	fi
-	# "# CONFIG_X is not set" lines the fragment asks for, written as =n.
-	for f in "${frags[@]}"; do
-		grep -E '^CONFIG_[A-Z0-9_]+=n' "$f" || true
-	done | while read -r l; do
-		grep -q "^${l%=n}=" "$b/.config" && { log "$l did not stick"; exit 1; }
-		true
-	done
+	# "# CONFIG_X is not set" lines must not be set.
+	missing=$(for f in "${frags[@]}"; do
+		sed -n 's/^# \(CONFIG_[A-Z0-9_]*\) is not set$/\1/p' "$f"
+	done | while read -r c; do
+		grep -q "^$c=" "$b/.config" && echo "$c is set"
+	done || true)
+	if [ -n "$missing" ]; then
+		log "these options are still set although a fragment unsets them:"
+		echo "$missing" >&2
+		exit 1
+	fi
 }
 
 main() {
