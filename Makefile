@@ -26,7 +26,9 @@ KDIR := $(shell $(TOP)/scripts/build-kernel.sh --print-kdir)
 OWN_KERNEL := 1
 endif
 export KDIR
-KSRC := $(shell readlink -f $(KDIR)/source 2>/dev/null || echo $(KDIR))
+# Recursive (=), so that it is evaluated when a recipe runs: on a fresh
+# machine $(KDIR)/source only exists once the kernel target has built it.
+KSRC = $(shell readlink -f $(KDIR)/source 2>/dev/null || echo $(KDIR))
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) ARCH=x86_64 CONFIG_FAMFS_RS=m \
 	RUSTC=$(RUSTC) HOSTRUSTC=$(RUSTC) BINDGEN=$(BINDGEN) \
@@ -55,13 +57,33 @@ module: kernel
 clippy: kernel
 	@scripts/build-module.sh
 
-tests: $(TEST_BINS)
+SERVER_BIN := tests/out/server/famfs_server
 
-tests/out/%: tests/%.c tests/famfs_test.h kernel
+tests: $(TEST_BINS) $(SERVER_BIN)
+
+tests/out/%: tests/%.c tests/famfs_test.h tests/server/famfs_server.h kernel
 	@mkdir -p tests/out
 	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE \
 		-I$(KSRC)/tools/testing/selftests -Itests -Iinclude/uapi \
 		-o $@ $< -lpthread
+
+# The test fuse server (tests/server/, a helper the kselftests start; not a
+# kselftest itself, so it lives in tests/out/server/, which the guest gets
+# as /famfs/bin). It speaks the fuse protocol of the kernel under test, so
+# it compiles against that kernel's own <linux/fuse.h>: the one file is
+# copied from $(KSRC)/include/uapi (self-contained in userspace: it only
+# needs <stdint.h>) into tests/out/server/include, ahead of the system
+# headers. Bookworm's linux-libc-dev is 6.1 (fuse 7.38; 7.3 speaks 7.46),
+# and `make headers` would write into the (possibly read-only, possibly
+# your own) kernel build tree. A patch series that adds famfs's opcodes to
+# fuse.h is picked up the same way.
+$(SERVER_BIN): tests/server/famfs_server.c tests/server/famfs_server.h \
+		include/uapi/linux/famfs_fmap.h kernel
+	@mkdir -p tests/out/server/include/linux
+	cp $(KSRC)/include/uapi/linux/fuse.h tests/out/server/include/linux/fuse.h
+	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE \
+		-Itests/out/server/include -Iinclude/uapi -Itests/server \
+		-o $@ $<
 
 host-check: toolchain
 	@scripts/check.sh host

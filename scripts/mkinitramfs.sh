@@ -4,7 +4,10 @@
 # mkinitramfs.sh OUT.cpio.gz CMDFILE
 #
 # Build the guest initramfs: static busybox, tests/guest/init as /init,
-# the module, the static test binaries (tests/out/) and guest scripts
+# the module, the static kselftest binaries (tests/out/*, each run by
+# run-tests.sh), the test fuse server and other helpers
+# (tests/out/server/* -> /famfs/bin, on PATH, not run as tests), the test
+# manifests (tests/manifests/ -> /famfs/manifests), the guest scripts
 # (tests/guest/), and CMDFILE as /famfs/cmd (the command /init runs).
 set -euo pipefail
 
@@ -14,7 +17,7 @@ cmdfile=$2
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,famfs/tests,usr/bin,usr/sbin}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,famfs/tests,famfs/bin,famfs/manifests,usr/bin,usr/sbin}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/tests/guest/init" "$root/init"
 chmod 755 "$root/init"
@@ -23,6 +26,13 @@ cp "$top"/tests/guest/*.sh "$root/famfs/"
 if [ -d "$top/tests/out" ]; then
 	find "$top/tests/out" -maxdepth 1 -type f -perm -u+x \
 		-exec cp {} "$root/famfs/tests/" \;
+fi
+if [ -d "$top/tests/out/server" ]; then
+	find "$top/tests/out/server" -maxdepth 1 -type f -perm -u+x \
+		-exec cp {} "$root/famfs/bin/" \;
+fi
+if [ -d "$top/tests/manifests" ]; then
+	cp -R "$top/tests/manifests/." "$root/famfs/manifests/"
 fi
 cp "$cmdfile" "$root/famfs/cmd"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out"

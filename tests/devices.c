@@ -33,8 +33,8 @@ static int list_daxdevs(struct daxdev *d, int max)
 	while (n < max && fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%15s %31s %*s %*s %31s", kind, name, ns) == 3 &&
 		    !strcmp(kind, "pmem")) {
-			strcpy(d[n].name, name);
-			strcpy(d[n].ns, ns);
+			snprintf(d[n].name, sizeof(d[n].name), "%s", name);
+			snprintf(d[n].ns, sizeof(d[n].ns), "%s", ns);
 			n++;
 		}
 	}

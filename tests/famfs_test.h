@@ -9,15 +9,29 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include "server/famfs_server.h"
 
 #define FAMFS_MODULE_PATH "/famfs/famfs_rs.ko"
 #define FAMFS_DEVICES "/tmp/famfs-devices"
+/* the test fuse server and its manifests (env FAMFS_SERVER, FAMFS_MANIFESTS) */
+#define FAMFS_SERVER "/famfs/bin/famfs_server"
+#define FAMFS_MANIFESTS "/famfs/manifests"
+#define FUSE_SUPER_MAGIC 0x65735546
+#define FAMFS_START_TIMEOUT_MS 30000	/* TCG is slow; normally < 100 ms */
+#define FAMFS_EXIT_TIMEOUT_MS 20000
 
 /* Read a whole small file into buf (NUL-terminated); -errno on failure. */
 static inline int read_file(const char *path, char *buf, size_t size)
@@ -82,6 +96,319 @@ static inline int load_module(const char *path)
 static inline int unload_module(const char *name)
 {
 	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
+}
+
+static inline const char *famfs_server_bin(void)
+{
+	const char *s = getenv("FAMFS_SERVER");
+
+	return s ? s : FAMFS_SERVER;
+}
+
+static inline const char *famfs_manifests(void)
+{
+	const char *s = getenv("FAMFS_MANIFESTS");
+
+	return s ? s : FAMFS_MANIFESTS;
+}
+
+static inline long long famfs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Wait up to ms for child pid to exit: 0 and its wait status, or -ETIMEDOUT. */
+static inline int famfs_wait_exit(pid_t pid, int ms, int *status)
+{
+	long long end = famfs_now_ms() + ms;
+	pid_t rc;
+
+	for (;;) {
+		rc = waitpid(pid, status, WNOHANG);
+		if (rc == pid)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+		if (famfs_now_ms() > end)
+			return -ETIMEDOUT;
+		usleep(5000);
+	}
+}
+
+/* Wait up to ms for a live server counter to reach want. */
+static inline bool famfs_wait_count(const __u64 *counter, __u64 want, int ms)
+{
+	long long end = famfs_now_ms() + ms;
+
+	while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < want) {
+		if (famfs_now_ms() > end)
+			return false;
+		usleep(2000);
+	}
+	return true;
+}
+
+/* Read a live server counter (a __u64 of struct famfs_server_stats). */
+static inline __u64 famfs_load(const __u64 *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
+}
+
+/* One famfs_server instance and its mount, in a private directory under /tmp. */
+struct famfs_mount {
+	char dir[64];		/* /tmp/famfs-srv.XXXXXX */
+	char mnt[96];		/* dir/mnt, the mountpoint */
+	char stats[96];		/* dir/stats, the server's --stats file */
+	pid_t pid;		/* the serving process (our child), or 0 */
+	pid_t launcher;		/* the process we started (!= pid in daemon mode) */
+	struct famfs_server_stats *st;	/* the live counters, mapped */
+};
+
+/* Map m->stats if the server has created it; 0 or -errno. */
+static inline int famfs_map_stats(struct famfs_mount *m)
+{
+	struct stat sb;
+	void *p;
+	int fd;
+
+	if (m->st)
+		return 0;
+	fd = open(m->stats, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) || sb.st_size != sizeof(*m->st)) {
+		close(fd);
+		return -EINVAL;
+	}
+	p = mmap(NULL, sizeof(*m->st), PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	m->st = p;
+	if (m->st->magic != FAMFS_SERVER_STATS_MAGIC ||
+	    m->st->version != FAMFS_SERVER_STATS_VERSION || m->st->size != sizeof(*m->st))
+		return -EPROTO;
+	return 0;
+}
+
+/*
+ * Unmount (lazily if busy), wait for the server to exit (SIGKILL after
+ * FAMFS_EXIT_TIMEOUT_MS), remove the directory. *status gets the server's
+ * wait status (-1 if it had to be killed). Safe to call twice.
+ */
+static inline void famfs_mount_stop(struct famfs_mount *m, int *status)
+{
+	int st = -1;
+
+	if (!m->dir[0])
+		return;
+	if (umount2(m->mnt, 0) && errno == EBUSY)
+		umount2(m->mnt, MNT_DETACH);
+	if (m->launcher > 0 && m->launcher != m->pid)
+		famfs_wait_exit(m->launcher, FAMFS_EXIT_TIMEOUT_MS, &st);
+	if (m->pid > 0 && famfs_wait_exit(m->pid, FAMFS_EXIT_TIMEOUT_MS, &st)) {
+		kill(m->pid, SIGKILL);
+		waitpid(m->pid, NULL, 0);
+		st = -1;
+	}
+	if (status)
+		*status = st;
+	m->pid = 0;
+	m->launcher = 0;
+	if (m->st)
+		munmap(m->st, sizeof(*m->st));
+	m->st = NULL;
+	unlink(m->stats);
+	rmdir(m->mnt);
+	rmdir(m->dir);
+	m->dir[0] = 0;
+}
+
+/*
+ * Start famfs_server --stats DIR/stats [args...] MANIFEST DIR/mnt. With
+ * foreground (-f), the server is our child and ready when the stats say
+ * INIT was answered. Without, the server must fork itself and its parent
+ * exit 0 only once the mount works; the daemon is then waited for via
+ * PR_SET_CHILD_SUBREAPER, which the caller must have set. On success the
+ * mount is a fuse file system; on failure everything is cleaned up and
+ * -errno returned (-ECHILD: the server exited early; *status tells how).
+ */
+static inline int famfs_mount_start(struct famfs_mount *m, const char *manifest,
+				    const char *const *args, bool foreground, int *status)
+{
+	const char *argv[24];
+	struct statfs sfs;
+	long long end;
+	int n = 0, i, rc = 0, st = 0;
+	pid_t pid;
+
+	memset(m, 0, sizeof(*m));
+	if (status)
+		*status = 0;
+	snprintf(m->dir, sizeof(m->dir), "/tmp/famfs-srv.XXXXXX");
+	if (!mkdtemp(m->dir)) {
+		m->dir[0] = 0;
+		return -errno;
+	}
+	snprintf(m->mnt, sizeof(m->mnt), "%s/mnt", m->dir);
+	snprintf(m->stats, sizeof(m->stats), "%s/stats", m->dir);
+	if (mkdir(m->mnt, 0755)) {
+		rc = -errno;
+		goto fail;
+	}
+
+	argv[n++] = famfs_server_bin();
+	if (foreground)
+		argv[n++] = "-f";
+	argv[n++] = "--stats";
+	argv[n++] = m->stats;
+	for (i = 0; args && args[i] && n < 20; i++)
+		argv[n++] = args[i];
+	argv[n++] = manifest;
+	argv[n++] = m->mnt;
+	argv[n] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (!pid) {
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	m->launcher = pid;
+
+	if (!foreground) {
+		/* the launcher exits 0 once the mount is up and INIT answered */
+		rc = famfs_wait_exit(pid, FAMFS_START_TIMEOUT_MS, &st);
+		if (rc)
+			goto fail;
+		m->launcher = 0;
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			rc = -ECHILD;
+			goto fail;
+		}
+		rc = famfs_map_stats(m);
+		if (rc)
+			goto fail;
+		/* no waiting: it must be ready the moment the launcher is gone */
+		if (!famfs_load(&m->st->ready)) {
+			rc = -EPROTO;
+			goto fail;
+		}
+		m->pid = famfs_load(&m->st->pid);
+	} else {
+		m->pid = pid;
+		end = famfs_now_ms() + FAMFS_START_TIMEOUT_MS;
+		while (famfs_map_stats(m) || !famfs_load(&m->st->ready)) {
+			if (waitpid(pid, &st, WNOHANG) == pid) {
+				m->pid = 0;
+				m->launcher = 0;
+				rc = -ECHILD;
+				goto fail;
+			}
+			if (famfs_now_ms() > end) {
+				rc = -ETIMEDOUT;
+				goto fail;
+			}
+			usleep(2000);
+		}
+	}
+	if (statfs(m->mnt, &sfs)) {
+		rc = -errno;
+		goto fail;
+	}
+	if (sfs.f_type != FUSE_SUPER_MAGIC) {
+		rc = -ENODEV;
+		goto fail;
+	}
+	return 0;
+
+fail:
+	if (status)
+		*status = st;
+	famfs_mount_stop(m, NULL);
+	return rc;
+}
+
+/* Read fd to EOF into buf (at most size bytes; *len = size + 1 if more came). */
+static inline void famfs_read_all(int fd, unsigned char *buf, size_t size, size_t *len)
+{
+	unsigned char sink[4096];
+	ssize_t r;
+
+	*len = 0;
+	for (;;) {
+		if (*len < size)
+			r = read(fd, buf + *len, size - *len);
+		else
+			r = read(fd, sink, sizeof(sink));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		*len = *len < size ? *len + r : size + 1;
+	}
+}
+
+/*
+ * Run famfs_server with args (NULL-terminated, after argv[0]) to its end:
+ * its stdout in out (*outlen bytes), its stderr NUL-terminated in err (if
+ * not NULL). Returns the exit status, or -errno.
+ */
+static inline int famfs_server_run(const char *const *args, unsigned char *out, size_t size,
+				   size_t *outlen, char *err, size_t errsize)
+{
+	int po[2], pe[2], n = 0, st;
+	const char *argv[16];
+	size_t elen;
+	pid_t pid;
+
+	argv[n++] = famfs_server_bin();
+	while (args && *args && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	*outlen = 0;
+	if (pipe(po))
+		return -errno;
+	if (pipe(pe)) {
+		close(po[0]);
+		close(po[1]);
+		return -errno;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		dup2(po[1], STDOUT_FILENO);
+		dup2(pe[1], STDERR_FILENO);
+		close(po[0]);
+		close(po[1]);
+		close(pe[0]);
+		close(pe[1]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	/* stderr is a line or two: it fits the pipe while stdout is read */
+	famfs_read_all(po[0], out, size, outlen);
+	if (err && errsize) {
+		famfs_read_all(pe[0], (unsigned char *)err, errsize - 1, &elen);
+		err[elen < errsize ? elen : errsize - 1] = 0;
+	}
+	close(po[0]);
+	close(pe[0]);
+	if (waitpid(pid, &st, 0) != pid)
+		return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -EINTR;
 }
 
 #endif /* FAMFS_TEST_H */

@@ -1,0 +1,1705 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * famfs_server - the famfs-rs test fuse server
+ *
+ *   famfs_server [options] MANIFEST MOUNTPOINT
+ *   famfs_server --dump-fmap NAME | --dump-fmap-sized NAME |
+ *                --dump-daxdev INDEX  MANIFEST
+ *
+ * Speaks the fuse protocol on /dev/fuse directly (include/uapi/linux/fuse.h
+ * of the kernel it was built against; no libfuse), one request at a time,
+ * no threads. The namespace is one root directory holding the regular
+ * files (0644) that MANIFEST lists; it never changes. For each file the
+ * server answers famfs's FUSE_GET_FMAP with the fmap built from MANIFEST
+ * exactly as include/uapi/linux/famfs_fmap.h describes it (little-endian,
+ * written byte by byte), and FUSE_GET_DAXDEV with the daxdev paths MANIFEST
+ * names. MANIFEST may override any of those replies with raw bytes or an
+ * errno, for tests of a hostile server. See Documentation/build-and-test.rst
+ * ("The test fuse server") for the manifest format and the options.
+ *
+ * Replies, by request:
+ *   INIT, LOOKUP, GETATTR, OPEN, OPENDIR, READDIR, STATFS, ACCESS: served;
+ *   FLUSH, RELEASE, RELEASEDIR: 0; FORGET, BATCH_FORGET: no reply;
+ *   DESTROY: 0, then the server exits;
+ *   GET_FMAP (54), GET_DAXDEV (55): from the manifest;
+ *   SETATTR, MKNOD, MKDIR, SYMLINK, LINK, UNLINK, RMDIR, RENAME, RENAME2,
+ *   CREATE, TMPFILE, SETXATTR, REMOVEXATTR: -EROFS (the namespace is
+ *   read-only; EROFS rather than "not implemented", because the kernel
+ *   would fall back from some of those, e.g. CREATE to MKNOD + OPEN);
+ *   READ, WRITE: -EIO (file data lives on the DAX devices, never in the
+ *   server: a READ means the kernel is not mapping the file through DAX);
+ *   everything else, READDIRPLUS included (never advertised, so the
+ *   kernel does not send it): "not implemented" (see FUSE_NOT_IMPLEMENTED).
+ *
+ * The server mounts MOUNTPOINT itself (mount(2) of type "fuse" with
+ * fd=N,rootmode=40000,user_id=UID,group_id=GID,allow_other,
+ * default_permissions), answers INIT, then forks into the background (the
+ * parent exits 0) unless -f is given. It serves until the connection goes
+ * away (read() fails with ENODEV: the file system was unmounted), DESTROY,
+ * or SIGTERM/SIGINT/SIGHUP (which unmount lazily), and then exits 0.
+ * Exit status 1: a runtime failure; 2: bad usage or manifest; 3: a dump
+ * whose reply is an error.
+ */
+#include <assert.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <linux/fuse.h>
+#include <linux/famfs_fmap.h>
+#include "famfs_server.h"
+
+/*
+ * famfs's protocol additions, defined here as long as the kernel's fuse.h
+ * does not have them (Linux 7.3 does not). If the header turns them into
+ * enum members, these macros shadow them with the same values, which the
+ * static_asserts below pin down.
+ */
+#ifndef FUSE_GET_FMAP
+#define FUSE_GET_FMAP		54
+#endif
+#ifndef FUSE_GET_DAXDEV
+#define FUSE_GET_DAXDEV		55
+#endif
+#ifndef FUSE_DAX_FMAP
+#define FUSE_DAX_FMAP		BIT_ULL(44)
+#endif
+
+static_assert(FUSE_GET_FMAP == FAMFS_OP_GET_FMAP, "GET_FMAP opcode");
+static_assert(FUSE_GET_DAXDEV == FAMFS_OP_GET_DAXDEV, "GET_DAXDEV opcode");
+static_assert(FUSE_DAX_FMAP == FAMFS_INIT_DAX_FMAP, "FUSE_DAX_FMAP bit");
+
+/*
+ * In the fuse protocol, -ENOSYS is how a server says "this request is not
+ * implemented"; the kernel then stops sending it or falls back. checkpatch
+ * warns about ENOSYS here (its rule: the errno means a bad syscall number
+ * and nothing else); the fuse protocol leaves no choice, so
+ * scripts/check.sh runs checkpatch on tests/server/ with --ignore ENOSYS.
+ */
+#define FUSE_NOT_IMPLEMENTED	(-ENOSYS)
+
+/* Sizes of the fmap wire format, written byte by byte below. */
+#define FMAP_HDR_SIZE		32
+#define FMAP_EXT_SIZE		24	/* simple and interleaved extents alike */
+#define DAXDEV_OUT_SIZE		280
+
+static_assert(sizeof(struct famfs_fmap_header) == FMAP_HDR_SIZE, "header");
+static_assert(sizeof(struct famfs_fmap_simple_ext) == FMAP_EXT_SIZE, "ext");
+static_assert(sizeof(struct famfs_fmap_interleaved_ext) == FMAP_EXT_SIZE, "iext");
+static_assert(sizeof(struct famfs_daxdev_out) == DAXDEV_OUT_SIZE, "daxdev_out");
+static_assert(sizeof(struct famfs_get_fmap_in) == 8, "get_fmap_in");
+
+#define FIRST_FILE_ID		2	/* nodeid of the manifest's first file */
+#define MAX_WRITE		(128 * 1024)
+/* >= FUSE_MIN_READ_BUFFER and the largest WRITE the kernel may send */
+#define BUF_SIZE		(MAX_WRITE + 4096)
+#define ENTRY_TIMEOUT		3600	/* seconds: the namespace never changes */
+#define BLKSIZE			4096
+#define NAME_MAX_LEN		255
+/* Cap on one built fmap (the kernel's own cap is FAMFS_FMAP_MAX_SIZE) */
+#define MAX_FMAP_BYTES		(256UL << 20)
+
+#define BLANKS			" \t\r\n"
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_DUMP_ERROR = 3 };
+
+struct bytes {
+	unsigned char *data;
+	size_t len;
+};
+
+/* A reply override from the manifest: raw bytes or an errno. */
+struct override {
+	bool has_reply;
+	struct bytes reply;
+	bool has_errno;
+	int err;		/* positive: the reply is -err; 0: empty reply */
+};
+
+struct extent {
+	__u32 dev;
+	__u64 offset;
+	__u64 len;
+};
+
+/* One interleaved extent and its strips. */
+struct group {
+	__u64 chunk;
+	__u64 nbytes;
+	unsigned int nstrips;
+	struct extent *strips;
+};
+
+struct famfs_file {
+	char *name;
+	__u64 size;
+	__u32 ext_type;			/* enum famfs_ext_type */
+	unsigned int nextents;		/* simple extents or groups */
+	unsigned int cap;
+	struct extent *ext;		/* FAMFS_EXT_SIMPLE */
+	struct group *groups;		/* FAMFS_EXT_INTERLEAVE */
+	size_t fmap_len;		/* bytes of the fmap, while parsing */
+	struct bytes fmap;		/* the fmap built from the above */
+	struct override ovr;
+	bool has_announce;
+	bool announce_again;		/* announce in the second round too */
+	__u32 announce;
+};
+
+struct daxdev {
+	__u64 index;
+	char *path;			/* NULL: only overrides were given */
+	struct override ovr;
+};
+
+/* A reply as the fmap and daxdev logic computes it. */
+struct reply {
+	int err;			/* negative errno, or 0 */
+	const unsigned char *data;
+	size_t len;
+	unsigned char buf[DAXDEV_OUT_SIZE];	/* >= FMAP_HDR_SIZE */
+};
+
+struct server {
+	/* options */
+	bool foreground;
+	bool no_fmap;
+	bool force_fmap;
+	bool verbose;
+	const char *stats_path;
+	const char *extra_opts;
+	const char *manifest;
+	char *manifest_dir;
+	char *mnt;
+
+	/* the namespace */
+	struct famfs_file *files;
+	unsigned int nfiles;
+	unsigned int files_cap;
+	struct daxdev *devs;
+	unsigned int ndevs;
+	unsigned int devs_cap;
+
+	/* the connection */
+	int fd;
+	bool mounted;
+	bool initialized;
+	bool daemonized;
+	bool finished;			/* DESTROY answered or connection gone */
+	unsigned char *buf;		/* one request */
+	unsigned char *out;		/* READDIR replies */
+	struct timespec start;
+	uid_t uid;
+	gid_t gid;
+	sigset_t waitmask;		/* signal mask while waiting in ppoll */
+	struct famfs_server_stats *st;
+	struct famfs_server_stats local_stats;	/* without --stats */
+};
+
+static int stop_signo;		/* set by the signal handler (__atomic) */
+
+/* ---------------------------------------------------------------------- */
+/* small helpers */
+
+/*
+ * Messages go through fprintf() in macros, so that the compiler checks
+ * every format string against its arguments.
+ */
+#define warn_msg(fmt, ...) \
+	fprintf(stderr, "famfs_server: " fmt "\n", ##__VA_ARGS__)
+
+#define die(fmt, ...) \
+	do { \
+		warn_msg(fmt, ##__VA_ARGS__); \
+		exit(EXIT_RUNTIME); \
+	} while (0)
+
+static void *xrealloc(void *p, size_t n, size_t size)
+{
+	size_t bytes;
+
+	if (size && n > SIZE_MAX / size)
+		die("out of memory");
+	bytes = n * size;
+	p = realloc(p, bytes ? bytes : 1);
+	if (!p)
+		die("out of memory");
+	return p;
+}
+
+static void *xzalloc(size_t size)
+{
+	void *p = calloc(1, size ? size : 1);
+
+	if (!p)
+		die("out of memory");
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		die("out of memory");
+	return p;
+}
+
+/* Make room for element n of an array of *cap elements. */
+static void *grow(void *p, unsigned int n, unsigned int *cap, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 8;
+	return xrealloc(p, *cap, size);
+}
+
+static unsigned char *put_le16(unsigned char *p, __u16 v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	return p + 2;
+}
+
+static unsigned char *put_le32(unsigned char *p, __u32 v)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		p[i] = v >> (8 * i);
+	return p + 4;
+}
+
+static unsigned char *put_le64(unsigned char *p, __u64 v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = v >> (8 * i);
+	return p + 8;
+}
+
+static __u64 div_round_up(__u64 n, __u64 d)
+{
+	return n / d + (n % d != 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* the manifest */
+
+struct parser {
+	const char *path;
+	unsigned int line;
+};
+
+static void manifest_where(const struct parser *p)
+{
+	fprintf(stderr, "famfs_server: %s:%u: ", p->path, p->line);
+}
+
+#define bad_manifest(p, fmt, ...) \
+	do { \
+		manifest_where(p); \
+		fprintf(stderr, fmt "\n", ##__VA_ARGS__); \
+		exit(EXIT_USAGE); \
+	} while (0)
+
+/*
+ * A number: decimal or 0x hex, with an optional K, M, G or T suffix
+ * (powers of 1024). No sign, no octal.
+ */
+static int parse_u64(const char *s, __u64 *out)
+{
+	unsigned long long v, mult = 1;
+	char *end;
+	int base = 10;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		if (!isxdigit((unsigned char)s[2]))
+			return -EINVAL;
+		base = 16;
+	}
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno)
+		return -errno;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		mult = 1ULL << 10;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1ULL << 20;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1ULL << 30;
+		break;
+	case 't':
+	case 'T':
+		mult = 1ULL << 40;
+		break;
+	case '\0':
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	if (v > ULLONG_MAX / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
+static __u64 need_u64(const struct parser *p, const char *s, const char *what, __u64 max)
+{
+	__u64 v = 0;
+
+	if (parse_u64(s, &v))
+		bad_manifest(p, "bad %s '%s'", what, s);
+	if (v > max)
+		bad_manifest(p, "%s '%s' too large (max %llu)", what, s,
+			     (unsigned long long)max);
+	return v;
+}
+
+static const struct {
+	const char *name;
+	int err;
+} errno_names[] = {
+	{ "EPERM", EPERM }, { "ENOENT", ENOENT }, { "EIO", EIO },
+	{ "ENXIO", ENXIO }, { "E2BIG", E2BIG }, { "EBADF", EBADF },
+	{ "EAGAIN", EAGAIN }, { "ENOMEM", ENOMEM }, { "EACCES", EACCES },
+	{ "EFAULT", EFAULT }, { "EBUSY", EBUSY }, { "EEXIST", EEXIST },
+	{ "ENODEV", ENODEV }, { "ENOTDIR", ENOTDIR }, { "EISDIR", EISDIR },
+	{ "EINVAL", EINVAL }, { "ENOSPC", ENOSPC }, { "EROFS", EROFS },
+	{ "ERANGE", ERANGE }, { "ENAMETOOLONG", ENAMETOOLONG },
+	{ "EPROTO", EPROTO }, { "EOVERFLOW", EOVERFLOW },
+	{ "EOPNOTSUPP", EOPNOTSUPP }, { "ETIMEDOUT", ETIMEDOUT },
+	{ "EHWPOISON", EHWPOISON },
+};
+
+/* An errno: a number 0..511 (what fuse accepts in a reply) or a name. */
+static int parse_errno(const struct parser *p, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(errno_names); i++)
+		if (!strcmp(s, errno_names[i].name))
+			return errno_names[i].err;
+	return need_u64(p, s, "errno", 511);
+}
+
+/* DEV:OFFSET:LEN, or DEV:OFFSET:LEN*COUNT for COUNT contiguous extents. */
+static __u64 parse_extent(const struct parser *p, char *s, struct extent *e)
+{
+	char *off, *len, *count;
+	__u64 n = 1;
+
+	off = strchr(s, ':');
+	len = off ? strchr(off + 1, ':') : NULL;
+	if (!len)
+		bad_manifest(p, "bad extent '%s' (want DEV:OFFSET:LEN)", s);
+	*off++ = 0;
+	*len++ = 0;
+	count = strchr(len, '*');
+	if (count) {
+		*count++ = 0;
+		n = need_u64(p, count, "extent count", MAX_FMAP_BYTES / FMAP_EXT_SIZE);
+		if (!n)
+			bad_manifest(p, "extent count 0");
+	}
+	e->dev = need_u64(p, s, "daxdev index", UINT32_MAX);
+	e->offset = need_u64(p, off, "extent offset", ULLONG_MAX);
+	e->len = need_u64(p, len, "extent length", ULLONG_MAX);
+	if (n > 1 && (e->len > ULLONG_MAX / n || e->offset > ULLONG_MAX - e->len * n))
+		bad_manifest(p, "extent run past 2^64");
+	return n;
+}
+
+static void account_fmap(const struct parser *p, struct famfs_file *f, __u64 n)
+{
+	if (n > (MAX_FMAP_BYTES - f->fmap_len) / FMAP_EXT_SIZE)
+		bad_manifest(p, "fmap of '%s' larger than %lu bytes", f->name, MAX_FMAP_BYTES);
+	f->fmap_len += n * FMAP_EXT_SIZE;
+}
+
+static struct famfs_file *find_file(struct server *s, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nfiles; i++)
+		if (!strcmp(s->files[i].name, name))
+			return &s->files[i];
+	return NULL;
+}
+
+static struct daxdev *find_daxdev(struct server *s, __u64 index)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->ndevs; i++)
+		if (s->devs[i].index == index)
+			return &s->devs[i];
+	return NULL;
+}
+
+static struct daxdev *get_daxdev(struct server *s, __u64 index)
+{
+	struct daxdev *d = find_daxdev(s, index);
+
+	if (d)
+		return d;
+	s->devs = grow(s->devs, s->ndevs, &s->devs_cap, sizeof(*s->devs));
+	d = &s->devs[s->ndevs++];
+	memset(d, 0, sizeof(*d));
+	d->index = index;
+	return d;
+}
+
+static void parse_file(const struct parser *p, struct server *s, char **tok, int ntok)
+{
+	struct famfs_file *f;
+	struct extent e;
+	struct group *g;
+	const char *name = tok[1];
+	int i;
+
+	if (ntok < 3)
+		bad_manifest(p, "want: file NAME SIZE [simple|interleave ...]");
+	if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/'))
+		bad_manifest(p, "bad file name '%s'", name);
+	if (strlen(name) > NAME_MAX_LEN)
+		bad_manifest(p, "file name longer than %d bytes", NAME_MAX_LEN);
+	if (find_file(s, name))
+		bad_manifest(p, "file '%s' listed twice", name);
+
+	s->files = grow(s->files, s->nfiles, &s->files_cap, sizeof(*s->files));
+	f = &s->files[s->nfiles++];
+	memset(f, 0, sizeof(*f));
+	f->name = xstrdup(name);
+	f->size = need_u64(p, tok[2], "file size", ULLONG_MAX);
+	f->fmap_len = FMAP_HDR_SIZE;
+	f->ext_type = FAMFS_EXT_SIMPLE;
+	if (ntok == 3)
+		return;		/* no extents: an invalid fmap, on purpose */
+
+	if (!strcmp(tok[3], "simple")) {
+		for (i = 4; i < ntok; i++) {
+			__u64 n = parse_extent(p, tok[i], &e);
+
+			account_fmap(p, f, n);
+			if (f->nextents + n > UINT32_MAX)
+				bad_manifest(p, "too many extents");
+			while (n--) {
+				f->ext = grow(f->ext, f->nextents, &f->cap, sizeof(*f->ext));
+				f->ext[f->nextents++] = e;
+				e.offset += e.len;
+			}
+		}
+		return;
+	}
+	if (strcmp(tok[3], "interleave"))
+		bad_manifest(p, "unknown extent type '%s'", tok[3]);
+
+	f->ext_type = FAMFS_EXT_INTERLEAVE;
+	i = 4;
+	while (i < ntok) {
+		unsigned int cap = 0;
+
+		if (i + 2 > ntok)
+			bad_manifest(p, "want: interleave CHUNK NBYTES DEV:OFFSET:LEN...");
+		f->groups = grow(f->groups, f->nextents, &f->cap, sizeof(*f->groups));
+		g = &f->groups[f->nextents++];
+		memset(g, 0, sizeof(*g));
+		g->chunk = need_u64(p, tok[i], "chunk size", UINT32_MAX);
+		g->nbytes = need_u64(p, tok[i + 1], "nbytes", ULLONG_MAX);
+		account_fmap(p, f, 1);
+		for (i += 2; i < ntok && strcmp(tok[i], "+"); i++) {
+			__u64 n = parse_extent(p, tok[i], &e);
+
+			account_fmap(p, f, n);
+			while (n--) {
+				g->strips = grow(g->strips, g->nstrips, &cap, sizeof(*g->strips));
+				g->strips[g->nstrips++] = e;
+				e.offset += e.len;
+			}
+		}
+		if (i < ntok) {
+			/* "+", optionally followed by the word "interleave" */
+			i++;
+			if (i < ntok && !strcmp(tok[i], "interleave"))
+				i++;
+			if (i >= ntok)
+				bad_manifest(p, "nothing after '+'");
+		}
+	}
+	if (!f->nextents)
+		bad_manifest(p, "interleave without a group");
+}
+
+static char *resolve_path(const struct server *s, const char *path)
+{
+	char *out;
+	size_t n;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	n = strlen(s->manifest_dir) + strlen(path) + 2;
+	out = xzalloc(n);
+	snprintf(out, n, "%s/%s", s->manifest_dir, path);
+	return out;
+}
+
+static int read_all(const char *path, struct bytes *b)
+{
+	struct stat sb;
+	size_t done = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb)) {
+		n = -errno;
+		close(fd);
+		return n;
+	}
+	b->len = sb.st_size;
+	b->data = xzalloc(b->len);
+	while (done < b->len) {
+		n = read(fd, b->data + done, b->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += n;
+	}
+	close(fd);
+	b->len = done;
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Hex digits in pairs; blanks and '#' comments (to the end of the line) skipped. */
+static int decode_hex(const char *s, size_t n, struct bytes *b)
+{
+	size_t i;
+	int hi = -1, v;
+
+	b->data = xzalloc(n / 2 + 1);
+	b->len = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '#') {
+			while (i < n && s[i] != '\n')
+				i++;
+			continue;
+		}
+		if (isspace((unsigned char)s[i]))
+			continue;
+		v = hexval((unsigned char)s[i]);
+		if (v < 0)
+			return -EINVAL;
+		if (hi < 0) {
+			hi = v;
+		} else {
+			b->data[b->len++] = hi << 4 | v;
+			hi = -1;
+		}
+	}
+	return hi < 0 ? 0 : -EINVAL;
+}
+
+/* @BINFILE: raw bytes; =HEX: inline hex; anything else: a file of hex text. */
+static void load_bytes(const struct parser *p, struct server *s, const char *spec,
+		       struct bytes *b)
+{
+	struct bytes text;
+	char *path;
+	int rc;
+
+	if (spec[0] == '=') {
+		if (decode_hex(spec + 1, strlen(spec + 1), b))
+			bad_manifest(p, "bad hex '%s'", spec + 1);
+		return;
+	}
+	path = resolve_path(s, spec[0] == '@' ? spec + 1 : spec);
+	if (spec[0] == '@') {
+		rc = read_all(path, b);
+		if (rc)
+			bad_manifest(p, "%s: %s", path, strerror(-rc));
+	} else {
+		rc = read_all(path, &text);
+		if (rc)
+			bad_manifest(p, "%s: %s", path, strerror(-rc));
+		if (decode_hex((const char *)text.data, text.len, b))
+			bad_manifest(p, "%s: bad hex", path);
+		free(text.data);
+	}
+	free(path);
+}
+
+static struct famfs_file *need_file(const struct parser *p, struct server *s, const char *name)
+{
+	struct famfs_file *f = find_file(s, name);
+
+	if (!f)
+		bad_manifest(p, "no file '%s' (list it before its overrides)", name);
+	return f;
+}
+
+static void set_reply(const struct parser *p, struct server *s, struct override *o,
+		      const char *spec)
+{
+	if (o->has_reply)
+		bad_manifest(p, "reply given twice");
+	load_bytes(p, s, spec, &o->reply);
+	o->has_reply = true;
+}
+
+static void set_errno(const struct parser *p, struct override *o, const char *spec)
+{
+	if (o->has_errno)
+		bad_manifest(p, "errno given twice");
+	o->err = parse_errno(p, spec);
+	o->has_errno = true;
+}
+
+static const char * const directives[] = {
+	"daxdev", "daxdev-reply", "daxdev-errno", "fmap-reply", "fmap-errno", "fmap-announce",
+};
+
+static void parse_line(const struct parser *p, struct server *s, char **tok, int ntok)
+{
+	const char *d = tok[0];
+	struct famfs_file *f;
+	struct daxdev *dev;
+	__u64 index;
+	int i;
+
+	if (!strcmp(d, "file")) {
+		parse_file(p, s, tok, ntok);
+		return;
+	}
+	for (i = 0; i < (int)ARRAY_SIZE(directives); i++)
+		if (!strcmp(d, directives[i]))
+			break;
+	if (i == (int)ARRAY_SIZE(directives))
+		bad_manifest(p, "unknown directive '%s'", d);
+	/* inline =HEX may contain blanks: glue the rest of the line back on */
+	if (ntok > 3 && tok[2][0] == '=' && strstr(d, "-reply")) {
+		for (i = 3; i < ntok; i++)
+			tok[i - 1][strlen(tok[i - 1])] = ' ';
+		ntok = 3;
+	}
+	if (ntok < 3 || (ntok > 3 && strcmp(d, "fmap-announce")) || ntok > 4)
+		bad_manifest(p, "wrong number of arguments to '%s'", d);
+
+	if (!strcmp(d, "daxdev")) {
+		index = need_u64(p, tok[1], "daxdev index", UINT32_MAX);
+		dev = get_daxdev(s, index);
+		if (dev->path)
+			bad_manifest(p, "daxdev %llu listed twice", (unsigned long long)index);
+		if (strlen(tok[2]) >= FAMFS_DAXDEV_NAME_MAX)
+			bad_manifest(p, "daxdev path longer than %d bytes",
+				     FAMFS_DAXDEV_NAME_MAX - 1);
+		dev->path = xstrdup(tok[2]);
+	} else if (!strcmp(d, "daxdev-reply")) {
+		dev = get_daxdev(s, need_u64(p, tok[1], "daxdev index", UINT32_MAX));
+		set_reply(p, s, &dev->ovr, tok[2]);
+	} else if (!strcmp(d, "daxdev-errno")) {
+		dev = get_daxdev(s, need_u64(p, tok[1], "daxdev index", UINT32_MAX));
+		set_errno(p, &dev->ovr, tok[2]);
+	} else if (!strcmp(d, "fmap-reply")) {
+		set_reply(p, s, &need_file(p, s, tok[1])->ovr, tok[2]);
+	} else if (!strcmp(d, "fmap-errno")) {
+		set_errno(p, &need_file(p, s, tok[1])->ovr, tok[2]);
+	} else {	/* fmap-announce */
+		f = need_file(p, s, tok[1]);
+		if (f->has_announce)
+			bad_manifest(p, "fmap-announce given twice");
+		f->announce = need_u64(p, tok[2], "announced size", UINT32_MAX);
+		f->has_announce = true;
+		if (ntok == 4) {
+			if (strcmp(tok[3], "again"))
+				bad_manifest(p, "want: fmap-announce NAME SIZE [again]");
+			f->announce_again = true;
+		}
+	}
+}
+
+static void build_fmap(struct famfs_file *f);
+
+static void load_manifest(struct server *s)
+{
+	struct parser p = { .path = s->manifest };
+	char *line = NULL, *save, *slash, *t, **tok = NULL;
+	unsigned int cap = 0, ntok;
+	size_t size = 0;
+	FILE *in;
+	unsigned int i;
+
+	in = fopen(s->manifest, "r");
+	if (!in) {
+		fprintf(stderr, "famfs_server: %s: %s\n", s->manifest, strerror(errno));
+		exit(EXIT_USAGE);
+	}
+	/* the directory relative reply files are looked up in */
+	t = xstrdup(s->manifest);
+	slash = strrchr(t, '/');
+	if (!slash) {
+		free(t);
+		t = xstrdup(".");
+	} else if (slash == t) {
+		slash[1] = 0;
+	} else {
+		*slash = 0;
+	}
+	s->manifest_dir = t;
+
+	while (getline(&line, &size, in) > 0) {
+		p.line++;
+		t = strchr(line, '#');
+		if (t)
+			*t = 0;
+		ntok = 0;
+		for (t = strtok_r(line, BLANKS, &save); t; t = strtok_r(NULL, BLANKS, &save)) {
+			tok = grow(tok, ntok, &cap, sizeof(*tok));
+			tok[ntok++] = t;
+		}
+		if (ntok)
+			parse_line(&p, s, tok, ntok);
+	}
+	if (ferror(in))
+		die("%s: read error", s->manifest);
+	fclose(in);
+	free(line);
+	free(tok);
+
+	for (i = 0; i < s->nfiles; i++)
+		build_fmap(&s->files[i]);
+}
+
+static void free_override(struct override *o)
+{
+	free(o->reply.data);
+}
+
+static void free_manifest(struct server *s)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < s->nfiles; i++) {
+		struct famfs_file *f = &s->files[i];
+
+		free(f->name);
+		free(f->ext);
+		for (j = 0; f->groups && j < f->nextents; j++)
+			free(f->groups[j].strips);
+		free(f->groups);
+		free(f->fmap.data);
+		free_override(&f->ovr);
+	}
+	for (i = 0; i < s->ndevs; i++) {
+		free(s->devs[i].path);
+		free_override(&s->devs[i].ovr);
+	}
+	free(s->files);
+	free(s->devs);
+	free(s->manifest_dir);
+}
+
+/* ---------------------------------------------------------------------- */
+/* fmap and daxdev replies (include/uapi/linux/famfs_fmap.h) */
+
+static unsigned char *put_simple_ext(unsigned char *p, const struct extent *e)
+{
+	p = put_le32(p, e->dev);	/* devindex */
+	p = put_le32(p, 0);		/* reserved */
+	p = put_le64(p, e->offset);
+	return put_le64(p, e->len);
+}
+
+static void build_fmap(struct famfs_file *f)
+{
+	unsigned char *p;
+	unsigned int i, j;
+
+	f->fmap.len = f->fmap_len;
+	f->fmap.data = xzalloc(f->fmap.len);
+	p = f->fmap.data;
+	*p++ = FAMFS_FILE_REG;		/* file_type */
+	*p++ = 0;			/* reserved */
+	p = put_le16(p, FAMFS_FMAP_VERSION);
+	p = put_le32(p, f->ext_type);
+	p = put_le32(p, f->nextents);
+	p = put_le32(p, 0);		/* reserved0: a complete fmap */
+	p = put_le64(p, f->size);
+	p = put_le64(p, 0);		/* reserved1 */
+	for (i = 0; i < f->nextents; i++) {
+		if (f->ext_type == FAMFS_EXT_SIMPLE) {
+			p = put_simple_ext(p, &f->ext[i]);
+			continue;
+		}
+		p = put_le32(p, f->groups[i].nstrips);
+		p = put_le32(p, f->groups[i].chunk);
+		p = put_le64(p, f->groups[i].nbytes);
+		p = put_le64(p, 0);	/* reserved */
+		for (j = 0; j < f->groups[i].nstrips; j++)
+			p = put_simple_ext(p, &f->groups[i].strips[j]);
+	}
+	assert((size_t)(p - f->fmap.data) == f->fmap.len);
+}
+
+/* The file's header alone, with reserved0 = size: a large-fmap announcement. */
+static void announce(const struct famfs_file *f, __u32 size, struct reply *r)
+{
+	memcpy(r->buf, f->fmap.data, FMAP_HDR_SIZE);
+	put_le32(r->buf + offsetof(struct famfs_fmap_header, reserved0), size);
+	r->data = r->buf;
+	r->len = FMAP_HDR_SIZE;
+}
+
+/*
+ * The reply to GET_FMAP for file f: @sized is true for a request that
+ * carried a struct famfs_get_fmap_in (the second round of a large fmap).
+ */
+static void fmap_reply(const struct famfs_file *f, bool sized, struct reply *r)
+{
+	r->err = 0;
+	r->data = NULL;
+	r->len = 0;
+	if (f->ovr.has_errno) {
+		r->err = -f->ovr.err;
+		return;
+	}
+	if (f->has_announce && (!sized || f->announce_again)) {
+		announce(f, f->announce, r);
+		return;
+	}
+	if (f->ovr.has_reply) {
+		r->data = f->ovr.reply.data;
+		r->len = f->ovr.reply.len;
+		return;
+	}
+	if (!sized && f->fmap.len > FAMFS_FMAP_FIRST_SIZE) {
+		/* does not fit the kernel's first buffer: announce the size */
+		announce(f, f->fmap.len > UINT32_MAX ? UINT32_MAX : f->fmap.len, r);
+		return;
+	}
+	r->data = f->fmap.data;
+	r->len = f->fmap.len;
+}
+
+static void daxdev_reply(const struct daxdev *d, __u64 index, struct reply *r)
+{
+	r->err = 0;
+	r->data = NULL;
+	r->len = 0;
+	if (d && d->ovr.has_errno) {
+		r->err = -d->ovr.err;
+		return;
+	}
+	if (d && d->ovr.has_reply) {
+		r->data = d->ovr.reply.data;
+		r->len = d->ovr.reply.len;
+		return;
+	}
+	if (!d || !d->path) {
+		r->err = -ENOENT;
+		return;
+	}
+	memset(r->buf, 0, sizeof(r->buf));
+	put_le16(r->buf, index);	/* index; the reserved fields stay 0 */
+	memcpy(r->buf + offsetof(struct famfs_daxdev_out, name), d->path, strlen(d->path) + 1);
+	r->data = r->buf;
+	r->len = DAXDEV_OUT_SIZE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* the fuse connection */
+
+static const char *opname(__u32 op)
+{
+	static const char * const names[] = {
+		[FUSE_LOOKUP] = "LOOKUP", [FUSE_FORGET] = "FORGET",
+		[FUSE_GETATTR] = "GETATTR", [FUSE_SETATTR] = "SETATTR",
+		[FUSE_READLINK] = "READLINK", [FUSE_SYMLINK] = "SYMLINK",
+		[FUSE_MKNOD] = "MKNOD", [FUSE_MKDIR] = "MKDIR",
+		[FUSE_UNLINK] = "UNLINK", [FUSE_RMDIR] = "RMDIR",
+		[FUSE_RENAME] = "RENAME", [FUSE_LINK] = "LINK", [FUSE_OPEN] = "OPEN",
+		[FUSE_READ] = "READ", [FUSE_WRITE] = "WRITE", [FUSE_STATFS] = "STATFS",
+		[FUSE_RELEASE] = "RELEASE", [FUSE_FSYNC] = "FSYNC",
+		[FUSE_SETXATTR] = "SETXATTR", [FUSE_GETXATTR] = "GETXATTR",
+		[FUSE_LISTXATTR] = "LISTXATTR", [FUSE_REMOVEXATTR] = "REMOVEXATTR",
+		[FUSE_FLUSH] = "FLUSH", [FUSE_INIT] = "INIT",
+		[FUSE_OPENDIR] = "OPENDIR", [FUSE_READDIR] = "READDIR",
+		[FUSE_RELEASEDIR] = "RELEASEDIR", [FUSE_FSYNCDIR] = "FSYNCDIR",
+		[FUSE_GETLK] = "GETLK", [FUSE_SETLK] = "SETLK", [FUSE_SETLKW] = "SETLKW",
+		[FUSE_ACCESS] = "ACCESS", [FUSE_CREATE] = "CREATE",
+		[FUSE_INTERRUPT] = "INTERRUPT", [FUSE_BMAP] = "BMAP",
+		[FUSE_DESTROY] = "DESTROY", [FUSE_IOCTL] = "IOCTL", [FUSE_POLL] = "POLL",
+		[FUSE_NOTIFY_REPLY] = "NOTIFY_REPLY", [FUSE_BATCH_FORGET] = "BATCH_FORGET",
+		[FUSE_FALLOCATE] = "FALLOCATE", [FUSE_READDIRPLUS] = "READDIRPLUS",
+		[FUSE_RENAME2] = "RENAME2", [FUSE_LSEEK] = "LSEEK",
+		[FUSE_COPY_FILE_RANGE] = "COPY_FILE_RANGE",
+		[FUSE_SETUPMAPPING] = "SETUPMAPPING",
+		[FUSE_REMOVEMAPPING] = "REMOVEMAPPING", [FUSE_SYNCFS] = "SYNCFS",
+		[FUSE_TMPFILE] = "TMPFILE", [FUSE_STATX] = "STATX",
+		[FUSE_COPY_FILE_RANGE_64] = "COPY_FILE_RANGE_64",
+		[FUSE_GET_FMAP] = "GET_FMAP", [FUSE_GET_DAXDEV] = "GET_DAXDEV",
+	};
+
+	if (op < ARRAY_SIZE(names) && names[op])
+		return names[op];
+	return "?";
+}
+
+static void count(__u64 *c)
+{
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+
+static int send_reply(struct server *s, __u64 unique, int err, const void *data, size_t len)
+{
+	struct fuse_out_header oh = { .unique = unique, .error = err };
+	struct iovec iov[2] = {
+		{ .iov_base = &oh, .iov_len = sizeof(oh) },
+		{ .iov_base = (void *)data, .iov_len = len },
+	};
+	int niov = err || !len ? 1 : 2;
+	ssize_t n;
+
+	oh.len = sizeof(oh) + (niov == 2 ? len : 0);
+	if (s->verbose)
+		fprintf(stderr, "famfs_server:   -> unique %llu error %d, %zu bytes\n",
+			(unsigned long long)unique, err, (size_t)oh.len - sizeof(oh));
+	do {
+		n = writev(s->fd, iov, niov);
+	} while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return 0;
+	/* ENOENT: the request was interrupted or aborted and is gone */
+	if (errno == ENOENT)
+		return 0;
+	if (errno == ENODEV) {
+		s->finished = true;
+		return -ENODEV;
+	}
+	count(&s->st->reply_errors);
+	warn_msg("reply to request %llu (error %d, %zu bytes): %s",
+		 (unsigned long long)unique, err, len, strerror(errno));
+	return -errno;
+}
+
+static int reply_err(struct server *s, const struct fuse_in_header *in, int err)
+{
+	return send_reply(s, in->unique, err, NULL, 0);
+}
+
+static struct famfs_file *node_file(struct server *s, __u64 nodeid)
+{
+	if (nodeid < FIRST_FILE_ID || nodeid - FIRST_FILE_ID >= s->nfiles)
+		return NULL;
+	return &s->files[nodeid - FIRST_FILE_ID];
+}
+
+static bool node_valid(struct server *s, __u64 nodeid)
+{
+	return nodeid == FUSE_ROOT_ID || node_file(s, nodeid);
+}
+
+static void fill_attr(struct server *s, __u64 nodeid, struct fuse_attr *a)
+{
+	struct famfs_file *f = node_file(s, nodeid);
+
+	memset(a, 0, sizeof(*a));
+	a->ino = nodeid;
+	if (f) {
+		a->size = f->size;
+		a->blocks = div_round_up(f->size, 512);
+		a->mode = S_IFREG | 0644;
+		a->nlink = 1;
+	} else {
+		a->mode = S_IFDIR | 0755;
+		a->nlink = 2;
+	}
+	a->atime = s->start.tv_sec;
+	a->mtime = s->start.tv_sec;
+	a->ctime = s->start.tv_sec;
+	a->atimensec = s->start.tv_nsec;
+	a->mtimensec = s->start.tv_nsec;
+	a->ctimensec = s->start.tv_nsec;
+	a->uid = s->uid;
+	a->gid = s->gid;
+	a->blksize = BLKSIZE;
+}
+
+static void do_init(struct server *s, const struct fuse_in_header *in,
+		    const void *arg, size_t len)
+{
+	struct fuse_init_in ii = { 0 };
+	struct fuse_init_out out = { 0 };
+	__u64 offered, want, flags;
+	size_t outlen = sizeof(out);
+
+	if (len < offsetof(struct fuse_init_in, max_readahead)) {
+		reply_err(s, in, -EINVAL);
+		return;
+	}
+	memcpy(&ii, arg, len < sizeof(ii) ? len : sizeof(ii));
+	offered = ii.flags;
+	if (ii.flags & FUSE_INIT_EXT)
+		offered |= (__u64)ii.flags2 << 32;
+	s->st->init_major = ii.major;
+	s->st->init_minor = ii.minor;
+	__atomic_store_n(&s->st->init_flags_in, offered, __ATOMIC_RELAXED);
+
+	out.major = FUSE_KERNEL_VERSION;
+	out.minor = FUSE_KERNEL_MINOR_VERSION;
+	if (ii.major < FUSE_KERNEL_VERSION) {
+		warn_msg("kernel fuse protocol %u.%u is too old", ii.major, ii.minor);
+		reply_err(s, in, -EPROTO);
+		s->finished = true;
+		return;
+	}
+	if (ii.major > FUSE_KERNEL_VERSION) {
+		/* tell the kernel our major; it sends INIT again */
+		send_reply(s, in->unique, 0, &out, FUSE_COMPAT_INIT_OUT_SIZE);
+		return;
+	}
+
+	/*
+	 * Ask for nothing the namespace does not need: no READDIRPLUS, no
+	 * writeback cache, no locks. FUSE_INIT_EXT to read and answer flags2,
+	 * and FUSE_DAX_FMAP if the kernel offers it and --no-fmap is not set.
+	 * --force-fmap sets FUSE_DAX_FMAP even unoffered (a hostile server).
+	 */
+	want = FUSE_INIT_EXT;
+	if (!s->no_fmap)
+		want |= FUSE_DAX_FMAP;
+	flags = want & offered;
+	if (s->force_fmap)
+		flags |= FUSE_DAX_FMAP | FUSE_INIT_EXT;
+	out.flags = flags;
+	out.flags2 = flags >> 32;
+	out.max_readahead = ii.max_readahead;
+	out.max_write = MAX_WRITE;
+	out.time_gran = 1;
+	if (ii.minor < 5)
+		outlen = FUSE_COMPAT_INIT_OUT_SIZE;
+	else if (ii.minor < 23)
+		outlen = FUSE_COMPAT_22_INIT_OUT_SIZE;
+
+	if (send_reply(s, in->unique, 0, &out, outlen))
+		return;
+	__atomic_store_n(&s->st->init_flags_out, flags, __ATOMIC_RELAXED);
+	s->initialized = true;
+	__atomic_store_n(&s->st->ready, 1, __ATOMIC_RELEASE);
+	if (s->verbose)
+		fprintf(stderr, "famfs_server: INIT %u.%u offered %#llx, replied %#llx\n",
+			ii.major, ii.minor, (unsigned long long)offered,
+			(unsigned long long)flags);
+}
+
+static void do_lookup(struct server *s, const struct fuse_in_header *in,
+		      const void *arg, size_t len)
+{
+	struct fuse_entry_out out = { 0 };
+	struct famfs_file *f;
+
+	if (!len || !memchr(arg, 0, len)) {
+		reply_err(s, in, -EINVAL);
+		return;
+	}
+	if (in->nodeid != FUSE_ROOT_ID) {
+		reply_err(s, in, node_file(s, in->nodeid) ? -ENOTDIR : -ENOENT);
+		return;
+	}
+	f = find_file(s, arg);
+	if (!f) {
+		reply_err(s, in, -ENOENT);
+		return;
+	}
+	out.nodeid = FIRST_FILE_ID + (f - s->files);
+	out.generation = 1;
+	out.entry_valid = ENTRY_TIMEOUT;
+	out.attr_valid = ENTRY_TIMEOUT;
+	fill_attr(s, out.nodeid, &out.attr);
+	send_reply(s, in->unique, 0, &out, sizeof(out));
+}
+
+static void do_getattr(struct server *s, const struct fuse_in_header *in)
+{
+	struct fuse_attr_out out = { 0 };
+
+	if (!node_valid(s, in->nodeid)) {
+		reply_err(s, in, -ENOENT);
+		return;
+	}
+	out.attr_valid = ENTRY_TIMEOUT;
+	fill_attr(s, in->nodeid, &out.attr);
+	send_reply(s, in->unique, 0, &out, sizeof(out));
+}
+
+static void do_open(struct server *s, const struct fuse_in_header *in, bool dir)
+{
+	struct fuse_open_out out = { 0 };
+	bool is_dir = in->nodeid == FUSE_ROOT_ID;
+
+	if (!node_valid(s, in->nodeid)) {
+		reply_err(s, in, -ENOENT);
+		return;
+	}
+	if (dir != is_dir) {
+		reply_err(s, in, dir ? -ENOTDIR : -EISDIR);
+		return;
+	}
+	out.fh = in->nodeid;
+	send_reply(s, in->unique, 0, &out, sizeof(out));
+}
+
+/* One struct fuse_dirent at p if it fits in room; its size, or 0. */
+static size_t add_dirent(unsigned char *p, size_t room, __u64 ino, __u64 off,
+			 unsigned int type, const char *name)
+{
+	struct fuse_dirent d = { .ino = ino, .off = off, .type = type };
+	size_t nlen = strlen(name);
+	size_t rec = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nlen);
+
+	if (rec > room)
+		return 0;
+	d.namelen = nlen;
+	memset(p, 0, rec);
+	memcpy(p, &d, FUSE_NAME_OFFSET);
+	memcpy(p + FUSE_NAME_OFFSET, name, nlen);
+	return rec;
+}
+
+/* Entries: 0 ".", 1 "..", 2 + i the manifest's file i; off = index + 1. */
+static void do_readdir(struct server *s, const struct fuse_in_header *in,
+		       const void *arg, size_t len)
+{
+	struct fuse_read_in ri;
+	size_t size, used = 0, rec;
+	__u64 i;
+
+	if (len < sizeof(ri)) {
+		reply_err(s, in, -EINVAL);
+		return;
+	}
+	memcpy(&ri, arg, sizeof(ri));
+	if (in->nodeid != FUSE_ROOT_ID) {
+		reply_err(s, in, node_file(s, in->nodeid) ? -ENOTDIR : -ENOENT);
+		return;
+	}
+	size = ri.size < BUF_SIZE ? ri.size : BUF_SIZE;
+	for (i = ri.offset; i < (__u64)s->nfiles + 2; i++) {
+		if (i < 2)
+			rec = add_dirent(s->out + used, size - used, FUSE_ROOT_ID, i + 1,
+					 DT_DIR, i ? ".." : ".");
+		else
+			rec = add_dirent(s->out + used, size - used, FIRST_FILE_ID + i - 2,
+					 i + 1, DT_REG, s->files[i - 2].name);
+		if (!rec)
+			break;
+		used += rec;
+	}
+	send_reply(s, in->unique, 0, s->out, used);
+}
+
+static void do_statfs(struct server *s, const struct fuse_in_header *in)
+{
+	struct fuse_statfs_out out = { 0 };
+	unsigned int i;
+
+	for (i = 0; i < s->nfiles; i++)
+		out.st.blocks += div_round_up(s->files[i].size, BLKSIZE);
+	out.st.files = s->nfiles + 1;
+	out.st.bsize = BLKSIZE;
+	out.st.frsize = BLKSIZE;
+	out.st.namelen = NAME_MAX_LEN;
+	send_reply(s, in->unique, 0, &out, sizeof(out));
+}
+
+static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
+			const void *arg, size_t len)
+{
+	struct famfs_file *f = node_file(s, in->nodeid);
+	struct famfs_get_fmap_in gi = { 0 };
+	bool sized = len > 0;
+	unsigned int pos;
+	struct reply r;
+
+	if (sized)
+		memcpy(&gi, arg, len < sizeof(gi) ? len : sizeof(gi));
+	pos = f ? f - s->files : FAMFS_SERVER_MAX_FILES;
+	if (pos < FAMFS_SERVER_MAX_FILES) {
+		count(&s->st->fmap[pos]);
+		if (sized)
+			count(&s->st->fmap_sized[pos]);
+	} else {
+		count(&s->st->fmap_other);
+	}
+	if (sized)
+		__atomic_store_n(&s->st->fmap_last_size, gi.size, __ATOMIC_RELAXED);
+	if (!f) {
+		reply_err(s, in, -ENOENT);
+		return;
+	}
+	if (sized && len != sizeof(gi)) {
+		reply_err(s, in, -EINVAL);
+		return;
+	}
+	fmap_reply(f, sized, &r);
+	if (s->verbose)
+		fprintf(stderr, "famfs_server: GET_FMAP %s%s: %zu of %zu bytes\n", f->name,
+			sized ? " (sized)" : "", r.len, f->fmap.len);
+	send_reply(s, in->unique, r.err, r.data, r.len);
+}
+
+static void do_get_daxdev(struct server *s, const struct fuse_in_header *in)
+{
+	struct reply r;
+
+	if (in->nodeid < FAMFS_SERVER_NR_DAXDEVS)
+		count(&s->st->daxdev[in->nodeid]);
+	else
+		count(&s->st->daxdev_other);
+	daxdev_reply(find_daxdev(s, in->nodeid), in->nodeid, &r);
+	send_reply(s, in->unique, r.err, r.data, r.len);
+}
+
+static void handle(struct server *s, size_t n)
+{
+	struct fuse_in_header in;
+	const unsigned char *arg = s->buf + sizeof(in);
+	size_t len;
+
+	if (n < sizeof(in)) {
+		count(&s->st->bad_requests);
+		warn_msg("short request: %zu bytes", n);
+		return;
+	}
+	memcpy(&in, s->buf, sizeof(in));
+	count(in.opcode < FAMFS_SERVER_NR_OPCODES ? &s->st->ops[in.opcode] : &s->st->ops_other);
+	if (s->verbose)
+		fprintf(stderr, "famfs_server: %s (%u) unique %llu nodeid %llu len %u\n",
+			opname(in.opcode), in.opcode, (unsigned long long)in.unique,
+			(unsigned long long)in.nodeid, in.len);
+	if (in.len != n || (size_t)in.total_extlen * 8 > n - sizeof(in)) {
+		count(&s->st->bad_requests);
+		warn_msg("request %llu: length %u, read %zu", (unsigned long long)in.unique,
+			 in.len, n);
+		reply_err(s, &in, -EIO);
+		return;
+	}
+	len = n - sizeof(in) - (size_t)in.total_extlen * 8;
+	if (!s->initialized && in.opcode != FUSE_INIT) {
+		reply_err(s, &in, -EIO);
+		return;
+	}
+
+	switch (in.opcode) {
+	case FUSE_INIT:
+		do_init(s, &in, arg, len);
+		break;
+	case FUSE_LOOKUP:
+		do_lookup(s, &in, arg, len);
+		break;
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_NOTIFY_REPLY:
+		break;		/* no reply; nothing to forget in a fixed namespace */
+	case FUSE_GETATTR:
+		do_getattr(s, &in);
+		break;
+	case FUSE_OPEN:
+		do_open(s, &in, false);
+		break;
+	case FUSE_OPENDIR:
+		do_open(s, &in, true);
+		break;
+	case FUSE_READDIR:
+		do_readdir(s, &in, arg, len);
+		break;
+	case FUSE_STATFS:
+		do_statfs(s, &in);
+		break;
+	case FUSE_ACCESS:
+		reply_err(s, &in, node_valid(s, in.nodeid) ? 0 : -ENOENT);
+		break;
+	case FUSE_FLUSH:
+	case FUSE_RELEASE:
+	case FUSE_RELEASEDIR:
+		reply_err(s, &in, 0);
+		break;
+	case FUSE_DESTROY:
+		reply_err(s, &in, 0);
+		s->finished = true;
+		break;
+	case FUSE_GET_FMAP:
+		do_get_fmap(s, &in, arg, len);
+		break;
+	case FUSE_GET_DAXDEV:
+		do_get_daxdev(s, &in);
+		break;
+	case FUSE_READ:
+	case FUSE_WRITE:
+		reply_err(s, &in, -EIO);
+		break;
+	case FUSE_SETATTR:
+	case FUSE_SYMLINK:
+	case FUSE_MKNOD:
+	case FUSE_MKDIR:
+	case FUSE_UNLINK:
+	case FUSE_RMDIR:
+	case FUSE_RENAME:
+	case FUSE_LINK:
+	case FUSE_SETXATTR:
+	case FUSE_REMOVEXATTR:
+	case FUSE_CREATE:
+	case FUSE_RENAME2:
+	case FUSE_TMPFILE:
+		reply_err(s, &in, -EROFS);
+		break;
+	default:
+		/* READDIRPLUS, INTERRUPT, STATX, GETXATTR, FSYNC, ... */
+		reply_err(s, &in, FUSE_NOT_IMPLEMENTED);
+		break;
+	}
+}
+
+static void on_signal(int signo)
+{
+	__atomic_store_n(&stop_signo, signo, __ATOMIC_RELAXED);
+}
+
+/*
+ * SIGTERM, SIGINT and SIGHUP stay blocked except inside ppoll(), so one
+ * that arrives at any time interrupts the wait and ends the loop.
+ */
+static void setup_signals(struct server *s)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &block, &s->waitmask))
+		die("sigprocmask: %s", strerror(errno));
+	sigdelset(&s->waitmask, SIGTERM);
+	sigdelset(&s->waitmask, SIGINT);
+	sigdelset(&s->waitmask, SIGHUP);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void daemonize(struct server *s)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		warn_msg("fork: %s; staying in the foreground", strerror(errno));
+		s->daemonized = true;
+		return;
+	}
+	if (pid > 0) {
+		/* the mount is up and INIT answered; the stats name the daemon */
+		__atomic_store_n(&s->st->pid, pid, __ATOMIC_RELEASE);
+		_exit(0);
+	}
+	s->daemonized = true;
+	setsid();
+	if (chdir("/"))
+		warn_msg("chdir /: %s", strerror(errno));
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+/* Serve until the connection goes away; 0 on a normal end. */
+static int serve(struct server *s)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	ssize_t n;
+	int signo;
+
+	while (!s->finished) {
+		signo = __atomic_load_n(&stop_signo, __ATOMIC_RELAXED);
+		if (signo) {
+			warn_msg("signal %d: unmounting %s", signo, s->mnt);
+			if (umount2(s->mnt, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+				warn_msg("umount %s: %s", s->mnt, strerror(errno));
+			return 0;
+		}
+		if (ppoll(&pfd, 1, NULL, &s->waitmask) < 0) {
+			if (errno == EINTR)
+				continue;
+			warn_msg("poll /dev/fuse: %s", strerror(errno));
+			return -1;
+		}
+		/* the fd is non-blocking: a request that went away gives EAGAIN */
+		n = read(s->fd, s->buf, BUF_SIZE);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
+				continue;
+			if (errno == ENODEV)
+				break;	/* unmounted: the connection is gone */
+			warn_msg("read /dev/fuse: %s", strerror(errno));
+			return -1;
+		}
+		if (!n)
+			break;
+		handle(s, n);
+		if (s->initialized && !s->foreground && !s->daemonized)
+			daemonize(s);
+	}
+	return s->initialized ? 0 : -1;
+}
+
+static void open_stats(struct server *s)
+{
+	struct famfs_server_stats *st = &s->local_stats;
+	char *tmp = NULL;
+	size_t n;
+	int fd;
+
+	if (s->stats_path) {
+		n = strlen(s->stats_path) + 5;
+		tmp = xzalloc(n);
+		snprintf(tmp, n, "%s.tmp", s->stats_path);
+		fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			die("%s: %s", tmp, strerror(errno));
+		if (ftruncate(fd, sizeof(*st)))
+			die("%s: %s", tmp, strerror(errno));
+		st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (st == MAP_FAILED)
+			die("mmap %s: %s", tmp, strerror(errno));
+		close(fd);
+		memset(st, 0, sizeof(*st));
+	}
+	st->magic = FAMFS_SERVER_STATS_MAGIC;
+	st->version = FAMFS_SERVER_STATS_VERSION;
+	st->size = sizeof(*st);
+	st->pid = getpid();
+	s->st = st;
+	if (s->stats_path) {
+		if (rename(tmp, s->stats_path))
+			die("rename %s: %s", tmp, strerror(errno));
+		free(tmp);
+	}
+}
+
+static void do_mount(struct server *s)
+{
+	char opts[512];
+	int n;
+
+	s->fd = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (s->fd < 0)
+		die("/dev/fuse: %s", strerror(errno));
+	n = snprintf(opts, sizeof(opts),
+		     "fd=%d,rootmode=40000,user_id=%u,group_id=%u,allow_other,default_permissions%s%s",
+		     s->fd, (unsigned int)s->uid, (unsigned int)s->gid,
+		     s->extra_opts ? "," : "", s->extra_opts ? s->extra_opts : "");
+	if (n < 0 || (size_t)n >= sizeof(opts))
+		die("mount options too long");
+	if (mount("famfs", s->mnt, "fuse", MS_NOSUID | MS_NODEV, opts))
+		die("mount %s (%s): %s", s->mnt, opts, strerror(errno));
+	s->mounted = true;
+}
+
+/* --dump-*: print the reply the server would send, raw, on stdout. */
+static int dump(struct server *s, int what, const char *arg)
+{
+	const struct parser p = { .path = "command line" };
+	struct famfs_file *f = NULL;
+	struct reply r;
+	size_t done = 0;
+	ssize_t n;
+	__u64 index;
+
+	if (what == 'D') {
+		index = need_u64(&p, arg, "daxdev index", ULLONG_MAX);
+		daxdev_reply(find_daxdev(s, index), index, &r);
+	} else {
+		f = find_file(s, arg);
+		if (!f) {
+			fprintf(stderr, "famfs_server: no file '%s' in %s\n", arg, s->manifest);
+			return EXIT_USAGE;
+		}
+		fmap_reply(f, what == 'S', &r);
+	}
+	if (r.err) {
+		fprintf(stderr, "famfs_server: reply error %d\n", r.err);
+		return EXIT_DUMP_ERROR;
+	}
+	while (done < r.len) {
+		n = write(STDOUT_FILENO, r.data + done, r.len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			die("write: %s", strerror(errno));
+		done += n;
+	}
+	return 0;
+}
+
+static void help(FILE *out, int status)
+{
+	fputs("usage: famfs_server [options] MANIFEST MOUNTPOINT\n"
+	      "       famfs_server --dump-fmap NAME|--dump-fmap-sized NAME|--dump-daxdev INDEX MANIFEST\n"
+	      "  -f, --foreground   do not fork into the background after INIT\n"
+	      "  --no-fmap          never accept FUSE_DAX_FMAP\n"
+	      "  --force-fmap       set FUSE_DAX_FMAP in the INIT reply even unoffered\n"
+	      "  --stats PATH       live counters in PATH (struct famfs_server_stats)\n"
+	      "  -o OPTS            more mount options, appended\n"
+	      "  -v, --verbose      log every request on stderr\n"
+	      "  --dump-fmap NAME   print the first GET_FMAP reply for NAME, raw\n"
+	      "  --dump-fmap-sized NAME  the reply to a GET_FMAP with famfs_get_fmap_in\n"
+	      "  --dump-daxdev INDEX     the GET_DAXDEV reply for INDEX\n", out);
+	exit(status);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "no-fmap", no_argument, NULL, 'N' },
+		{ "force-fmap", no_argument, NULL, 'F' },
+		{ "stats", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "dump-fmap", required_argument, NULL, 'd' },
+		{ "dump-fmap-sized", required_argument, NULL, 'S' },
+		{ "dump-daxdev", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct server srv;
+	struct server *s = &srv;
+	const char *dump_arg = NULL;
+	int c, dump_what = 0, rc;
+
+	s->fd = -1;
+	while ((c = getopt_long(argc, argv, "fo:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			s->foreground = true;
+			break;
+		case 'N':
+			s->no_fmap = true;
+			break;
+		case 'F':
+			s->force_fmap = true;
+			break;
+		case 's':
+			s->stats_path = optarg;
+			break;
+		case 'o':
+			s->extra_opts = optarg;
+			break;
+		case 'v':
+			s->verbose = true;
+			break;
+		case 'd':
+		case 'S':
+		case 'D':
+			dump_what = c;
+			dump_arg = optarg;
+			break;
+		case 'h':
+			help(stdout, 0);
+			break;
+		default:
+			help(stderr, EXIT_USAGE);
+		}
+	}
+	if (s->no_fmap && s->force_fmap) {
+		fputs("famfs_server: --no-fmap and --force-fmap exclude each other\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (argc - optind != (dump_what ? 1 : 2))
+		help(stderr, EXIT_USAGE);
+	s->manifest = argv[optind];
+	load_manifest(s);
+	if (dump_what) {
+		rc = dump(s, dump_what, dump_arg);
+		free_manifest(s);
+		return rc;
+	}
+
+	s->mnt = realpath(argv[optind + 1], NULL);
+	if (!s->mnt)
+		die("%s: %s", argv[optind + 1], strerror(errno));
+	s->uid = getuid();
+	s->gid = getgid();
+	clock_gettime(CLOCK_REALTIME, &s->start);
+	s->buf = xzalloc(BUF_SIZE);
+	s->out = xzalloc(BUF_SIZE);
+	setup_signals(s);
+	open_stats(s);
+	do_mount(s);
+
+	rc = serve(s);
+	if (rc && !s->initialized && s->mounted) {
+		/* never became usable: do not leave a dead mount behind */
+		umount2(s->mnt, MNT_DETACH);
+	}
+	__atomic_store_n(&s->st->done, 1, __ATOMIC_RELEASE);
+	if (rc)
+		warn_msg("%s", s->initialized ? "serving failed" : "no INIT from the kernel");
+	close(s->fd);
+	if (s->st != &s->local_stats)
+		munmap(s->st, sizeof(*s->st));
+	free(s->buf);
+	free(s->out);
+	free(s->mnt);
+	free_manifest(s);
+	return rc ? EXIT_RUNTIME : 0;
+}
