@@ -243,4 +243,3 @@ pub fn check_input(data: &[u8]) {
         }
     }
 }
-
