@@ -4,15 +4,31 @@
 //!
 //! famfs shares fabric-attached memory among hosts as files: a fuse server
 //! owns the namespace and the kernel maps file offsets straight onto DAX
-//! devices. This module holds the famfs logic: the fmap core ([`fmap`]),
-//! which parses, validates and resolves fmaps, is in place; the fuse
-//! provider hook, daxdev handling and the fault path come with the kernel
-//! patch series (see `Documentation/`).
+//! devices. fuse (with the patch series in `patches/`) offers a generic
+//! "DAX fmap provider" hook; this module is the provider:
+//!
+//! - on the first open of a file, fetch its fmap (FUSE_GET_FMAP, with the
+//!   large-fmap retry), validate it with the fmap core ([`fmap`]), and make
+//!   sure every daxdev it names is held ([`conn`]), checking each extent
+//!   lies inside its device; fuse publishes the result on the inode;
+//! - on every fault, read or write, `iomap_begin` loads that one pointer,
+//!   resolves the offset in constant time and fills the iomap: no lock, no
+//!   allocation, no lookup.
 
 use kernel::prelude::*;
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox, KVVec},
+    str::CString,
+    sync::{Arc, ArcBorrow},
+};
 
+mod conn;
 mod ffi;
 pub mod fmap;
+mod provider;
+
+use conn::Conn;
+use provider::{FmapInode, FmapProvider, Iomap, Registration};
 
 /// Version of famfs_rs, logged at load.
 pub const VERSION: &str = "0.1.0";
@@ -25,17 +41,155 @@ module! {
     license: "GPL",
 }
 
-struct FamfsRs;
+/// Logs a warning about what a server sent, rate-limited.
+#[macro_export]
+macro_rules! warn_rl {
+    ($($arg:tt)*) => {
+        $crate::log_ratelimited(false, ::core::format_args!($($arg)*))
+    };
+}
+
+/// Logs an error, rate-limited.
+#[macro_export]
+macro_rules! err_rl {
+    ($($arg:tt)*) => {
+        $crate::log_ratelimited(true, ::core::format_args!($($arg)*))
+    };
+}
+
+#[doc(hidden)]
+pub fn log_ratelimited(err: bool, args: core::fmt::Arguments<'_>) {
+    if let Ok(msg) = CString::try_from_fmt(args) {
+        // SAFETY: `msg` is a NUL-terminated string alive during the call.
+        unsafe { ffi::famfs_rs_log_ratelimited(err, msg.as_char_ptr()) };
+    }
+}
+
+/// An fmap whose index lives in kernel memory.
+pub type KFmap = fmap::Fmap<KVVec<u64>>;
+
+/// Allocates the index of an fmap (zeroed, `vmalloc` for large ones).
+fn kalloc(n: usize) -> fmap::Result<KVVec<u64>> {
+    KVVec::from_elem(0u64, n, GFP_KERNEL).map_err(|_| fmap::Error {
+        errno: fmap::Errno::Enomem,
+        reason: "no memory for the fmap index",
+        extent: None,
+        strip: None,
+        value: n as u64,
+    })
+}
+
+/// The fmap of one inode.
+///
+/// # Invariants
+///
+/// Every device `fmap` names is filled in `conn` and is at least as long as
+/// the fmap needs.
+pub struct InodeFmap {
+    fmap: KFmap,
+    conn: Arc<Conn>,
+}
+
+/// Fetches a file's fmap from the server and validates it.
+fn fetch_fmap(inode: &FmapInode) -> Result<KFmap> {
+    let ino = inode.ino();
+    let reject = |e: fmap::Error| {
+        warn_rl!("inode {}: fmap rejected: {}", ino, e);
+        to_kernel_error(&e)
+    };
+    let sent = |e: Error| {
+        warn_rl!("inode {}: GET_FMAP failed: {:?}", ino, e);
+        e
+    };
+    let mut first = KVVec::from_elem(0u8, fmap::FIRST_SIZE, GFP_KERNEL)?;
+    let n = inode.get_fmap(None, &mut first).map_err(sent)?;
+    match fmap::probe(&first[..n]).map_err(reject)? {
+        fmap::Probe::Complete => KFmap::parse(&first[..n], kalloc).map_err(reject),
+        fmap::Probe::Announce(size) => {
+            drop(first);
+            let mut full = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
+            // struct famfs_get_fmap_in { u32 size; u32 flags; }
+            let mut req = [0u8; 8];
+            req[..4].copy_from_slice(&u32::try_from(size)?.to_le_bytes());
+            let n = inode.get_fmap(Some(&req), &mut full).map_err(sent)?;
+            fmap::check_second(n, size).map_err(reject)?;
+            KFmap::parse(&full[..n], kalloc).map_err(reject)
+        }
+    }
+}
+
+struct Famfs;
+
+#[vtable]
+impl FmapProvider for Famfs {
+    type Conn = Arc<Conn>;
+    type Fmap = KBox<InodeFmap>;
+
+    fn conn_init() -> Result<Arc<Conn>> {
+        Arc::pin_init(Conn::new(), GFP_KERNEL)
+    }
+
+    fn fmap_get(inode: &FmapInode, conn: ArcBorrow<'_, Conn>) -> Result<(KBox<InodeFmap>, u64)> {
+        let fmap = fetch_fmap(inode)?;
+        for (index, end) in fmap.devices() {
+            conn.fill(inode, index, end)?;
+        }
+        let size = fmap.file_size();
+        // INVARIANT: every device of the fmap was filled and checked above.
+        let f = KBox::new(
+            InodeFmap {
+                fmap,
+                conn: conn.into(),
+            },
+            GFP_KERNEL,
+        )?;
+        Ok((f, size))
+    }
+
+    fn iomap_begin(
+        fmap: &InodeFmap,
+        pos: u64,
+        len: u64,
+        _flags: u32,
+        iomap: &mut Iomap<'_>,
+    ) -> Result {
+        // dax_iomap_rw() maps before it clips a read at i_size: past the
+        // end there is nothing, and the read stops there. Faults past EOF
+        // never get here, and writes are clipped by fuse.
+        if pos >= fmap.fmap.file_size() {
+            iomap.set_hole(pos, len);
+            return Ok(());
+        }
+        let m = fmap
+            .fmap
+            .resolve(pos, len)
+            .map_err(|e| to_kernel_error(&e))?;
+        let slot = fmap.conn.slot(m.devindex).ok_or(EIO)?;
+        if slot.is_bad() {
+            return Err(EHWPOISON);
+        }
+        // The device is held (InodeFmap invariant), so `dax()` is non-null.
+        iomap.set_mapped(slot.dax(), pos, m.dev_offset, m.length);
+        Ok(())
+    }
+}
+
+struct FamfsRs {
+    _registration: Registration<Famfs>,
+}
 
 impl kernel::Module for FamfsRs {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let registration = Registration::new(module)?;
         pr_info!(
             "famfs_rs {} loaded (fmap version {}, up to {} daxdevs per connection)\n",
             VERSION,
             fmap::VERSION,
             fmap::MAX_DAXDEVS
         );
-        Ok(FamfsRs)
+        Ok(FamfsRs {
+            _registration: registration,
+        })
     }
 }
 

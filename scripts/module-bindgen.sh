@@ -41,6 +41,7 @@ done
 "$bindgen" "$header" "${opts[@]}" \
 	--allowlist-file '.*/include/linux/dax\.h' \
 	--allowlist-file '.*/include/linux/iomap\.h' \
+	--allowlist-file '.*/include/linux/fuse_dax_fmap\.h' \
 	--allowlist-file '.*/rust/helpers\.h' \
 	--no-recursive-allowlist \
 	-o "$out" -- "${cflags[@]}"

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Safe abstraction over the fuse "DAX fmap provider" hook.
+//!
+//! C header: `include/linux/fuse_dax_fmap.h` (added to fuse by the kernel
+//! patch series in `patches/`). A provider implements [`FmapProvider`];
+//! [`Registration`] builds the C ops table for it and registers it with
+//! fuse for as long as the registration lives.
+//!
+//! fuse keeps two opaque pointers for the provider: one per connection
+//! ([`FmapProvider::Conn`]) and one per inode ([`FmapProvider::Fmap`]),
+//! both [`ForeignOwnable`]. This module owns every conversion between them
+//! and Rust values; all `unsafe` of the provider side lives here.
+
+use crate::ffi;
+use core::{
+    ffi::{c_int, c_uint, c_void},
+    marker::PhantomData,
+    ptr,
+    sync::atomic::{AtomicPtr, Ordering},
+};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox},
+    bindings,
+    error::{from_result, to_result},
+    prelude::*,
+    types::{ForeignOwnable, Opaque},
+    ThisModule,
+};
+
+/// A regular file of a fuse connection that negotiated FUSE_DAX_FMAP.
+///
+/// # Invariants
+///
+/// The wrapped inode is a live fuse inode of such a connection for as long
+/// as the reference to this wrapper lives.
+#[repr(transparent)]
+pub(crate) struct FmapInode(Opaque<bindings::inode>);
+
+impl FmapInode {
+    /// Wraps a raw inode pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a fuse inode of a FUSE_DAX_FMAP connection that stays alive
+    /// for `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Self {
+        // SAFETY: `FmapInode` is a transparent wrapper of `bindings::inode`,
+        // and the caller guarantees the pointee lives for `'a`.
+        // INVARIANT: the caller guarantees it is such an inode.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    fn as_ptr(&self) -> *mut bindings::inode {
+        self.0.get()
+    }
+
+    /// The inode number, for log messages.
+    pub(crate) fn ino(&self) -> u64 {
+        // SAFETY: the inode is alive by the type invariant; i_ino does not
+        // change once the inode is hashed.
+        unsafe { (*self.as_ptr()).i_ino }
+    }
+
+    /// The fmap fuse published for this inode, or null before its first
+    /// open: one acquire load of `i_private`, pairing with the release
+    /// store of fuse's open.
+    fn fmap_ptr(&self) -> *mut c_void {
+        // SAFETY: the inode is alive by the type invariant, so `i_private`
+        // is a valid, aligned pointer-sized field; fuse only writes it with
+        // atomic release stores (and at eviction, when no I/O is possible).
+        let p = unsafe { AtomicPtr::from_ptr(ptr::addr_of_mut!((*self.as_ptr()).i_private)) };
+        p.load(Ordering::Acquire)
+    }
+
+    /// Sends FUSE_GET_FMAP for this file with an optional input payload;
+    /// the reply goes to `out`. Returns the reply's length.
+    pub(crate) fn get_fmap(&self, input: Option<&[u8]>, out: &mut [u8]) -> Result<usize> {
+        let (ip, il) = match input {
+            Some(i) => (i.as_ptr().cast::<c_void>(), i.len()),
+            None => (ptr::null(), 0),
+        };
+        // SAFETY: the inode is alive by the type invariant; `input` and
+        // `out` are valid for their lengths during the call, and fuse
+        // writes at most `out.len()` bytes.
+        let r = unsafe {
+            ffi::fuse_dax_fmap_get_fmap(self.as_ptr(), ip, il, out.as_mut_ptr().cast(), out.len())
+        };
+        Self::reply_len(r, out.len())
+    }
+
+    /// Sends FUSE_GET_DAXDEV for device `index` on this file's connection;
+    /// the reply goes to `out`. Returns the reply's length.
+    pub(crate) fn get_daxdev(&self, index: u32, out: &mut [u8]) -> Result<usize> {
+        // SAFETY: as in `get_fmap`.
+        let r = unsafe {
+            ffi::fuse_dax_fmap_get_daxdev(
+                self.as_ptr(),
+                index.into(),
+                out.as_mut_ptr().cast(),
+                out.len(),
+            )
+        };
+        Self::reply_len(r, out.len())
+    }
+
+    fn reply_len(r: isize, max: usize) -> Result<usize> {
+        if r < 0 {
+            let e = i32::try_from(r).unwrap_or(-(bindings::EIO as i32));
+            return Err(Error::from_errno(e));
+        }
+        let n = r.unsigned_abs();
+        // fuse never copies more than the buffer holds.
+        if n > max {
+            return Err(EIO);
+        }
+        Ok(n)
+    }
+}
+
+/// The iomap a provider fills in `iomap_begin`.
+///
+/// # Invariants
+///
+/// Wraps the iomap fuse's DAX path passes to `iomap_begin`, valid and
+/// exclusively ours for the lifetime of the wrapper.
+pub(crate) struct Iomap<'a>(&'a mut ffi::iomap);
+
+impl Iomap<'_> {
+    /// Reports `length` bytes at file offset `offset` as a hole: what the
+    /// DAX read path expects past end of file, where it stops.
+    pub(crate) fn set_hole(&mut self, offset: u64, length: u64) {
+        self.0.type_ = ffi::IOMAP_HOLE as u16;
+        self.0.flags = 0;
+        self.0.offset = offset as i64;
+        // IOMAP_NULL_ADDR (-1ULL), which bindgen types as an int
+        self.0.addr = u64::MAX;
+        self.0.length = length;
+        self.0.dax_dev = ptr::null_mut();
+        self.0.bdev = ptr::null_mut();
+    }
+
+    /// Maps `length` bytes at file offset `offset` to byte `addr` of
+    /// `dax_dev`.
+    pub(crate) fn set_mapped(
+        &mut self,
+        dax_dev: *mut ffi::dax_device,
+        offset: u64,
+        addr: u64,
+        length: u64,
+    ) {
+        self.0.type_ = ffi::IOMAP_MAPPED as u16;
+        self.0.flags = 0;
+        self.0.offset = offset as i64;
+        self.0.addr = addr;
+        self.0.length = length;
+        self.0.dax_dev = dax_dev;
+        self.0.bdev = ptr::null_mut();
+    }
+}
+
+/// A DAX fmap provider: what fuse calls for the files of connections that
+/// negotiated FUSE_DAX_FMAP.
+#[vtable]
+pub(crate) trait FmapProvider {
+    /// State kept for each connection.
+    type Conn: ForeignOwnable + Send + Sync;
+    /// The fmap kept for each inode.
+    type Fmap: ForeignOwnable + Send + Sync;
+
+    /// A connection negotiated FUSE_DAX_FMAP; an error fails it.
+    fn conn_init() -> Result<Self::Conn>;
+
+    /// A regular file is opened and has no fmap yet: fetch and validate
+    /// it. Returns the fmap and the file size; an error fails the open().
+    fn fmap_get(
+        inode: &FmapInode,
+        conn: <Self::Conn as ForeignOwnable>::Borrowed<'_>,
+    ) -> Result<(Self::Fmap, u64)>;
+
+    /// Maps file offset `pos` for at most `len` bytes: the fault path.
+    fn iomap_begin(
+        fmap: <Self::Fmap as ForeignOwnable>::Borrowed<'_>,
+        pos: u64,
+        len: u64,
+        flags: u32,
+        iomap: &mut Iomap<'_>,
+    ) -> Result;
+}
+
+struct Adapter<T: FmapProvider>(PhantomData<T>);
+
+impl<T: FmapProvider> Adapter<T> {
+    /// # Safety
+    ///
+    /// Called by fuse once per connection.
+    unsafe extern "C" fn conn_init(_fc: *mut ffi::fuse_conn) -> *mut c_void {
+        match T::conn_init() {
+            Ok(c) => c.into_foreign(),
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `conn` is what `conn_init` returned, passed once, when no inode of
+    /// the connection is left.
+    unsafe extern "C" fn conn_free(conn: *mut c_void) {
+        // SAFETY: `conn` came from `into_foreign` in `conn_init` and fuse
+        // frees it exactly once.
+        drop(unsafe { T::Conn::from_foreign(conn) });
+    }
+
+    /// # Safety
+    ///
+    /// `inode` is a regular file of a connection whose state is `conn` (from
+    /// `conn_init`, alive during the call); `size` is valid for a write.
+    unsafe extern "C" fn fmap_get(
+        inode: *mut bindings::inode,
+        conn: *mut c_void,
+        size: *mut bindings::loff_t,
+    ) -> *mut c_void {
+        let r = (|| -> Result<*mut c_void> {
+            // SAFETY: fuse calls this from open(), which holds the inode.
+            let inode = unsafe { FmapInode::from_raw(inode) };
+            // SAFETY: `conn` came from `into_foreign` and is freed only after
+            // every inode of the connection is gone.
+            let conn = unsafe { T::Conn::borrow(conn) };
+            let (fmap, file_size) = T::fmap_get(inode, conn)?;
+            let file_size = i64::try_from(file_size)?;
+            // SAFETY: fuse passes a valid pointer for the size.
+            unsafe { *size = file_size };
+            Ok(fmap.into_foreign())
+        })();
+        r.unwrap_or_else(|e| e.to_ptr())
+    }
+
+    /// # Safety
+    ///
+    /// `fmap` came from `fmap_get` and is freed once.
+    unsafe extern "C" fn fmap_free(fmap: *mut c_void) {
+        // SAFETY: `fmap` came from `into_foreign` in `fmap_get`; fuse frees
+        // it once, at eviction or when it lost a race with another open.
+        drop(unsafe { T::Fmap::from_foreign(fmap) });
+    }
+
+    /// # Safety
+    ///
+    /// Called by the DAX code for an opened fmap file; `iomap` is valid and
+    /// exclusive during the call.
+    unsafe extern "C" fn iomap_begin(
+        inode: *mut bindings::inode,
+        pos: bindings::loff_t,
+        length: bindings::loff_t,
+        flags: c_uint,
+        iomap: *mut ffi::iomap,
+        _srcmap: *mut ffi::iomap,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: the DAX code holds a reference to the file.
+            let inode = unsafe { FmapInode::from_raw(inode) };
+            let p = inode.fmap_ptr();
+            if p.is_null() {
+                return Err(EIO);
+            }
+            // SAFETY: a non-null `i_private` is an fmap from `fmap_get`,
+            // freed only at eviction, which cannot overlap I/O on the file.
+            let fmap = unsafe { T::Fmap::borrow(p) };
+            // SAFETY: `iomap` is valid and exclusive (function contract).
+            // INVARIANT: so the wrapper holds it for this call only.
+            let mut iomap = Iomap(unsafe { &mut *iomap });
+            T::iomap_begin(
+                fmap,
+                u64::try_from(pos)?,
+                u64::try_from(length)?,
+                flags,
+                &mut iomap,
+            )?;
+            Ok(0)
+        })
+    }
+
+    const IOMAP_OPS: ffi::iomap_ops = ffi::iomap_ops {
+        iomap_begin: Some(Self::iomap_begin),
+        iomap_end: None,
+        iomap_next: None,
+    };
+
+    const fn iomap_ops() -> &'static ffi::iomap_ops {
+        &Self::IOMAP_OPS
+    }
+}
+
+/// Keeps a provider registered with fuse while it lives.
+///
+/// # Invariants
+///
+/// `ops` is registered with fuse and is not moved or freed before `Drop`
+/// unregisters it.
+pub(crate) struct Registration<T: FmapProvider> {
+    ops: KBox<ffi::fuse_dax_fmap_ops>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: the ops table is immutable after registration; fuse only reads it.
+unsafe impl<T: FmapProvider> Send for Registration<T> {}
+// SAFETY: as above.
+unsafe impl<T: FmapProvider> Sync for Registration<T> {}
+
+impl<T: FmapProvider> Registration<T> {
+    /// Registers `T` as the DAX fmap provider; `module` is pinned by each
+    /// connection that uses it.
+    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        let ops = KBox::new(
+            ffi::fuse_dax_fmap_ops {
+                owner: module.as_ptr(),
+                conn_init: Some(Adapter::<T>::conn_init),
+                conn_free: Some(Adapter::<T>::conn_free),
+                fmap_get: Some(Adapter::<T>::fmap_get),
+                fmap_free: Some(Adapter::<T>::fmap_free),
+                iomap_ops: Adapter::<T>::iomap_ops(),
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `ops` is a valid table whose heap address stays fixed
+        // until `Drop`, which unregisters it first.
+        to_result(unsafe { ffi::fuse_dax_fmap_register(&*ops) })?;
+        // INVARIANT: registered just now.
+        Ok(Self {
+            ops,
+            _p: PhantomData,
+        })
+    }
+}
+
+impl<T: FmapProvider> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: registered by `new` (type invariant); after this fuse no
+        // longer offers the provider, and no connection uses it since each
+        // would hold a reference on the module being unloaded.
+        unsafe { ffi::fuse_dax_fmap_unregister(&*self.ops) };
+    }
+}
