@@ -58,8 +58,13 @@ clippy: kernel
 	@scripts/build-module.sh
 
 SERVER_BIN := tests/out/server/famfs_server
+PEEK_BIN := tests/out/server/famfs_peek
 
-tests: $(TEST_BINS) $(SERVER_BIN)
+tests: $(TEST_BINS) $(SERVER_BIN) $(PEEK_BIN)
+
+$(PEEK_BIN): tests/server/famfs_peek.c
+	@mkdir -p tests/out/server
+	gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
 
 tests/out/%: tests/%.c tests/famfs_test.h tests/server/famfs_server.h kernel
 	@mkdir -p tests/out

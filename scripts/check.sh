@@ -36,6 +36,10 @@ ksrc() {
 	readlink -f "$k/source" 2>/dev/null || echo "$k"
 }
 
+# The host crate builds with the rustup toolchain (cargo test and cargo
+# clippy must share one compiler); RUSTC from env.sh is the kernel's 1.96.
+hcargo() { (cd rust/host && env -u RUSTC nice cargo "$@"); }
+
 host_checks() {
 	local out n f m files
 	step "rustfmt"
@@ -47,7 +51,7 @@ host_checks() {
 	fi
 
 	step "host crate: cargo test (fmap core)"
-	out=$(cd rust/host && nice cargo test --release 2>&1)
+	out=$(hcargo test --release 2>&1)
 	echo "$out" | grep -E '^(test result|running|error|failures|---- )|panicked'
 	n=$(echo "$out" | sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' |
 		awk '{p += $1; f += $2} END {print p + 0, f + 0}')
@@ -62,7 +66,7 @@ host_checks() {
 	fi
 
 	step "host crate: clippy"
-	if (cd rust/host && nice cargo clippy --release --all-targets -- -D warnings 2>&1 | tail -3); then
+	if hcargo clippy --release --all-targets -- -D warnings 2>&1 | tail -3; then
 		ok "cargo clippy --all-targets -D warnings"
 	else
 		bad "cargo clippy"

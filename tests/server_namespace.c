@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The test fuse server (tests/server/famfs_server.c) on this kernel's
- * stock fuse, which has no fmap provider hook (famfs_rs loaded or not):
- * the namespace of tests/manifests/namespace.manifest mounts, lists, stats,
- * opens and statfs's as the manifest says; it is read-only; the kernel
- * does not offer FUSE_DAX_FMAP, and a server that accepts it anyway
- * (--force-fmap) changes nothing: no GET_FMAP, no GET_DAXDEV; unmounting
- * ends the server with exit status 0, in the foreground and as a daemon.
+ * The test fuse server (tests/server/famfs_server.c): the namespace of
+ * tests/manifests/namespace.manifest mounts, lists, stats, opens and
+ * statfs's as the manifest says; it is read-only; unmounting ends the
+ * server with exit status 0, in the foreground and as a daemon.
+ *
+ * FUSE_DAX_FMAP: the kernel offers it exactly when it has the fmap
+ * provider hook (fuse minor >= 47) and a provider (famfs_rs) is loaded; a
+ * server that sets it unoffered (--force-fmap) is ignored. When it was
+ * negotiated, each open of a file fetches its fmap once and file data
+ * never passes through the server; otherwise no GET_FMAP or GET_DAXDEV is
+ * ever sent and reads and writes go to the server.
  * Every case starts its own server on its own mount and checks the
  * server's live counters (--stats) as well as what the syscalls return.
  */
@@ -61,22 +65,39 @@ FIXTURE(ns) {
 FIXTURE_VARIANT(ns) {
 	const char *arg;	/* extra server option */
 	bool forced;		/* the server sets FUSE_DAX_FMAP unoffered */
+	bool declines;		/* the server never sets FUSE_DAX_FMAP */
 };
 
 FIXTURE_VARIANT_ADD(ns, plain) {
 	.arg = NULL,
 	.forced = false,
+	.declines = false,
 };
 
 FIXTURE_VARIANT_ADD(ns, no_fmap) {
 	.arg = "--no-fmap",
 	.forced = false,
+	.declines = true,
 };
 
 FIXTURE_VARIANT_ADD(ns, force_fmap) {
 	.arg = "--force-fmap",
 	.forced = true,
+	.declines = false,
 };
+
+/* The kernel has the fmap provider hook and a provider is loaded. */
+static bool fmap_provider(const struct famfs_mount *m)
+{
+	return m->st->init_minor >= 47 && module_loaded("famfs_rs");
+}
+
+/* FUSE_DAX_FMAP was offered by the kernel and accepted by the server. */
+static bool fmap_negotiated(const struct famfs_mount *m)
+{
+	return famfs_load(&m->st->init_flags_in) & famfs_load(&m->st->init_flags_out) &
+	       FAMFS_INIT_DAX_FMAP;
+}
 
 FIXTURE_SETUP(ns)
 {
@@ -173,7 +194,7 @@ TEST_F(ns, stat_gives_manifest_sizes_and_mode)
 	EXPECT_GE(famfs_load(&self->m.st->ops[FUSE_LOOKUP]), (__u64)NFILES + 1);
 }
 
-TEST_F(ns, open_succeeds_and_asks_for_no_fmap)
+TEST_F(ns, open_fetches_fmaps_iff_negotiated)
 {
 	__u64 opens = famfs_load(&self->m.st->ops[FUSE_OPEN]);
 	__u64 releases = famfs_load(&self->m.st->ops[FUSE_RELEASE]);
@@ -195,19 +216,28 @@ TEST_F(ns, open_succeeds_and_asks_for_no_fmap)
 	EXPECT_TRUE(famfs_wait_count(&self->m.st->ops[FUSE_RELEASE], releases + NFILES,
 				     FAMFS_EXIT_TIMEOUT_MS));
 
-	/* no fmap provider in this kernel: it never asks for fmaps or daxdevs */
-	EXPECT_EQ(0ULL, famfs_load(&self->m.st->ops[FAMFS_OP_GET_FMAP]));
-	EXPECT_EQ(0ULL, famfs_load(&self->m.st->ops[FAMFS_OP_GET_DAXDEV]));
-	for (i = 0; i < NFILES; i++)
-		EXPECT_EQ(0ULL, famfs_load(&self->m.st->fmap[i]));
+	if (fmap_negotiated(&self->m)) {
+		/* one GET_FMAP per file; each of the two daxdevs asked for once */
+		EXPECT_EQ((__u64)NFILES, famfs_load(&self->m.st->ops[FAMFS_OP_GET_FMAP]));
+		EXPECT_EQ(2ULL, famfs_load(&self->m.st->ops[FAMFS_OP_GET_DAXDEV]));
+		for (i = 0; i < NFILES; i++)
+			EXPECT_EQ(1ULL, famfs_load(&self->m.st->fmap[i]));
+	} else {
+		/* no fmap connection: the kernel never asks for fmaps or daxdevs */
+		EXPECT_EQ(0ULL, famfs_load(&self->m.st->ops[FAMFS_OP_GET_FMAP]));
+		EXPECT_EQ(0ULL, famfs_load(&self->m.st->ops[FAMFS_OP_GET_DAXDEV]));
+		for (i = 0; i < NFILES; i++)
+			EXPECT_EQ(0ULL, famfs_load(&self->m.st->fmap[i]));
+	}
 	EXPECT_EQ(0ULL, famfs_load(&self->m.st->bad_requests));
 	EXPECT_EQ(0ULL, famfs_load(&self->m.st->reply_errors));
 }
 
-TEST_F(ns, kernel_does_not_offer_fmap)
+TEST_F(ns, kernel_offers_fmap_only_with_a_provider)
 {
 	__u64 in = famfs_load(&self->m.st->init_flags_in);
 	__u64 out = famfs_load(&self->m.st->init_flags_out);
+	bool provider = fmap_provider(&self->m);
 
 	EXPECT_EQ(1ULL, famfs_load(&self->m.st->ops[FUSE_INIT]));
 	EXPECT_EQ(7U, self->m.st->init_major);
@@ -215,12 +245,14 @@ TEST_F(ns, kernel_does_not_offer_fmap)
 	EXPECT_GE(self->m.st->init_minor, 46U);
 	/* flags2 was sent (so bit 44 could have been offered) ... */
 	EXPECT_NE(0ULL, in & FUSE_INIT_EXT);
-	/* ... but with no fmap provider in the kernel, it was not */
-	EXPECT_EQ(0ULL, in & FAMFS_INIT_DAX_FMAP);
+	/* ... and bit 44 was, exactly when there is a provider (we are root) */
+	EXPECT_EQ(provider, !!(in & FAMFS_INIT_DAX_FMAP));
 
 	EXPECT_NE(0ULL, out & FUSE_INIT_EXT);
-	/* --force-fmap accepts it unoffered, the others do not */
-	EXPECT_EQ(variant->forced, !!(out & FAMFS_INIT_DAX_FMAP));
+	/* the server accepts it when offered, --force-fmap even unoffered */
+	EXPECT_EQ(variant->forced || (provider && !variant->declines),
+		  !!(out & FAMFS_INIT_DAX_FMAP));
+	EXPECT_EQ(provider && !variant->declines, fmap_negotiated(&self->m));
 	/* apart from a forced bit 44, the server accepts only what was offered */
 	EXPECT_EQ(0ULL, out & ~(in | FAMFS_INIT_DAX_FMAP));
 }
@@ -283,12 +315,21 @@ TEST_F(ns, namespace_is_read_only)
 	/* file data lives on DAX, never in the server */
 	fd = open(path, O_RDWR);
 	ASSERT_GE(fd, 0);
-	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
-	EXPECT_EQ(EIO, errno);
-	EXPECT_GE(famfs_load(&self->m.st->ops[FUSE_READ]), 1ULL);
-	EXPECT_EQ(-1, pwrite(fd, "x", 1, 0));
-	EXPECT_EQ(EIO, errno);
-	EXPECT_GE(famfs_load(&self->m.st->ops[FUSE_WRITE]), 1ULL);
+	if (fmap_negotiated(&self->m)) {
+		/* served by DAX in the kernel: the server sees no READ/WRITE */
+		EXPECT_EQ((ssize_t)sizeof(buf), read(fd, buf, sizeof(buf)));
+		EXPECT_EQ(1, pwrite(fd, "x", 1, 0));
+		EXPECT_EQ(0ULL, famfs_load(&self->m.st->ops[FUSE_READ]));
+		EXPECT_EQ(0ULL, famfs_load(&self->m.st->ops[FUSE_WRITE]));
+	} else {
+		/* plain fuse sends them to the server, which refuses */
+		EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+		EXPECT_EQ(EIO, errno);
+		EXPECT_GE(famfs_load(&self->m.st->ops[FUSE_READ]), 1ULL);
+		EXPECT_EQ(-1, pwrite(fd, "x", 1, 0));
+		EXPECT_EQ(EIO, errno);
+		EXPECT_GE(famfs_load(&self->m.st->ops[FUSE_WRITE]), 1ULL);
+	}
 	EXPECT_EQ(0, close(fd));
 
 	/* and nothing changed */
