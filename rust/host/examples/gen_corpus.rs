@@ -5,7 +5,7 @@
 //! break one rule each.
 //!
 //! `cargo run --example gen_corpus [DIR]` (default
-//! `fuzz/corpus/parse_resolve/` of this crate). Seeds are named `seed-*`;
+//! `tests/fuzz/parse_resolve/` at the top of the repository). Seeds are named `seed-*`;
 //! files the fuzzer adds are left alone.
 
 #[path = "../tests/common/mod.rs"]
@@ -282,7 +282,7 @@ fn main() {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_resolve")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/parse_resolve")
         });
     std::fs::create_dir_all(&dir).expect("create corpus directory");
     let seeds = seeds();

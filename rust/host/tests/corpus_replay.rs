@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Replays the fuzz corpus (`fuzz/corpus/parse_resolve/`) through the same
+//! Replays the fuzz corpus (`tests/fuzz/parse_resolve/` at the top of the
+//! repository) through the same
 //! checks the fuzz target runs, so every input the fuzzer found interesting
 //! stays a regression test of `cargo test`.
 
@@ -11,7 +12,7 @@ use std::path::Path;
 
 #[test]
 fn replay_fuzz_corpus() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_resolve");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/parse_resolve");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("directory entry").path())

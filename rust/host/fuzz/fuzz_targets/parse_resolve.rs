@@ -11,7 +11,8 @@
 //! `file_size` rounded up, `[0, end)` of the device per `devices()` -- and
 //! exactly as the naive model does.
 //!
-//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run parse_resolve -s none`
+//! Run (from rust/host): `RUSTC_BOOTSTRAP=1 cargo fuzz run parse_resolve -s none
+//! ../../tests/fuzz/parse_resolve`
 
 #![no_main]
 
