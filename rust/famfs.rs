@@ -206,7 +206,7 @@ pub fn to_kernel_error(e: &fmap::Error) -> Error {
 
 #[kunit_tests(famfs_rs)]
 mod tests {
-    use super::{ffi, fmap, to_kernel_error};
+    use super::{conn, ffi, fmap, to_kernel_error};
     use kernel::alloc::{flags::GFP_KERNEL, KVVec};
     use kernel::error::code::{EINVAL, EIO, ERANGE};
 
@@ -278,6 +278,31 @@ mod tests {
         let n = simple(&mut buf, 2 * MIB, &[(24, 0, 2 * MIB)]);
         let e = KFmap::parse(&buf[..n], kalloc).expect_err("devindex 24");
         assert_eq!(to_kernel_error(&e), ERANGE);
+    }
+
+    /// A GET_DAXDEV reply for `index` naming `name`.
+    fn daxdev_reply(index: u16, name: &[u8]) -> [u8; conn::DAXDEV_REPLY_SIZE] {
+        let mut r = [0u8; conn::DAXDEV_REPLY_SIZE];
+        r[..2].copy_from_slice(&index.to_le_bytes());
+        r[24..24 + name.len()].copy_from_slice(name);
+        r
+    }
+
+    #[test]
+    fn daxdev_reply_rules() {
+        let ok = daxdev_reply(3, b"/dev/dax1.0");
+        let name = conn::parse_daxdev_reply(&ok, 3).expect("valid reply");
+        assert_eq!(name.to_bytes(), b"/dev/dax1.0");
+        // Another index, a short reply, a reserved field, no NUL, no name.
+        assert!(conn::parse_daxdev_reply(&ok, 4).is_err());
+        assert!(conn::parse_daxdev_reply(&ok[..279], 3).is_err());
+        let mut r = ok;
+        r[8] = 1;
+        assert!(conn::parse_daxdev_reply(&r, 3).is_err());
+        let r = daxdev_reply(3, &[b'x'; 256]);
+        assert!(conn::parse_daxdev_reply(&r, 3).is_err());
+        let r = daxdev_reply(3, b"");
+        assert!(conn::parse_daxdev_reply(&r, 3).is_err());
     }
 
     #[test]

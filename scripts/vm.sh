@@ -4,8 +4,8 @@
 # vm.sh [-t SECONDS] [-l LOG] [--] COMMAND...
 #
 # Boot the famfs-rs kernel under QEMU (TCG: KVM does not work on these
-# machines) with legacy pmem (memmap=), an emulated NVDIMM and an emulated
-# CXL type-3 memory device; in the guest, turn the pmem namespaces into
+# machines) with legacy pmem (memmap=), two emulated NVDIMMs and an
+# emulated CXL type-3 memory device; in the guest, turn the pmem namespaces into
 # devdax devices bound to fsdev_dax, then run COMMAND (a shell command
 # line) with the module, tests and guest scripts under /famfs.
 #
@@ -44,6 +44,7 @@ KERNEL=${KERNEL:-$KDIR/arch/x86/boot/bzImage}
 # 2 GiB into legacy pmem, so every pmem byte is backed by real guest RAM.
 PMEM0_BYTES=$((2 << 30))
 NVDIMM_BYTES=$((1 << 30))
+NVDIMM2_BYTES=$((512 << 20))
 CXL_BYTES=$((512 << 20))
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/famfs-vm.XXXXXX")
@@ -51,7 +52,8 @@ trap 'rm -rf "$work"' EXIT
 [ -n "$log" ] || log=$work/console.log
 
 {
-	echo "export FAMFS_PMEM0_BYTES=$PMEM0_BYTES FAMFS_NVDIMM_BYTES=$NVDIMM_BYTES FAMFS_CXL_BYTES=$CXL_BYTES"
+	echo "export FAMFS_PMEM0_BYTES=$PMEM0_BYTES FAMFS_NVDIMM_BYTES=$NVDIMM_BYTES" \
+		"FAMFS_NVDIMM2_BYTES=$NVDIMM2_BYTES FAMFS_CXL_BYTES=$CXL_BYTES"
 	echo "$*"
 } >"$work/cmd"
 "$here/mkinitramfs.sh" "$work/initramfs.cpio.gz" "$work/cmd"
@@ -67,6 +69,8 @@ qemu=(qemu-system-x86_64 -accel tcg -smp 2 -nographic -no-reboot
 	-kernel "$KERNEL" -initrd "$work/initramfs.cpio.gz" -append "$append"
 	-object "memory-backend-file,id=nvmem0,share=on,mem-path=$work/nvdimm0.raw,size=$NVDIMM_BYTES"
 	-device nvdimm,id=nvdimm0,memdev=nvmem0
+	-object "memory-backend-file,id=nvmem1,share=on,mem-path=$work/nvdimm1.raw,size=$NVDIMM2_BYTES"
+	-device nvdimm,id=nvdimm1,memdev=nvmem1
 	-object "memory-backend-file,id=cxl-mem0,share=on,mem-path=$work/cxl0.raw,size=$CXL_BYTES"
 	-object "memory-backend-file,id=cxl-lsa0,share=on,mem-path=$work/lsa0.raw,size=256M"
 	-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The emulated devices famfs-rs runs on, as scripts/vm.sh set them up:
- * every pmem namespace (legacy memmap= pmem and the NFIT NVDIMM) is a
- * devdax device with 2 MiB alignment bound to fsdev_dax, with the size
+ * every pmem namespace (legacy memmap= pmem and the two NFIT NVDIMMs) is
+ * a devdax device with 2 MiB alignment bound to fsdev_dax, with the size
  * QEMU was given; the CXL type-3 memdev is visible with its capacity.
  * Sizes are checked against what scripts/vm.sh passed to QEMU (FAMFS_*
  * environment), read from sysfs, never from the setup script's notes.
@@ -71,8 +71,8 @@ TEST(pmem_devdax_bound_to_fsdev_dax)
 	ssize_t len;
 	int i, n = list_daxdevs(d, 8);
 
-	/* legacy pmem and the NVDIMM */
-	ASSERT_EQ(2, n);
+	/* legacy pmem and the two NVDIMMs */
+	ASSERT_EQ(3, n);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/driver", d[i].name);
 		len = readlink(path, link, sizeof(link) - 1);
@@ -93,15 +93,19 @@ TEST(pmem_devdax_bound_to_fsdev_dax)
 TEST(pmem_sizes_match_qemu)
 {
 	unsigned long long want_e820 = env_u64("FAMFS_PMEM0_BYTES");
-	unsigned long long want_nfit = env_u64("FAMFS_NVDIMM_BYTES");
+	unsigned long long want_nfit[2] = { env_u64("FAMFS_NVDIMM_BYTES"),
+					    env_u64("FAMFS_NVDIMM2_BYTES") };
 	unsigned long long ns_size, dax_size;
 	char path[PATH_MAX], provider[64];
+	int seen_nfit[2] = { 0, 0 };
 	struct daxdev d[8];
-	int i, seen_e820 = 0, seen_nfit = 0, n = list_daxdevs(d, 8);
+	int i, seen_e820 = 0, n = list_daxdevs(d, 8);
 
 	ASSERT_NE(0ULL, want_e820);
-	ASSERT_NE(0ULL, want_nfit);
-	ASSERT_EQ(2, n);
+	ASSERT_NE(0ULL, want_nfit[0]);
+	ASSERT_NE(0ULL, want_nfit[1]);
+	ASSERT_NE(want_nfit[0], want_nfit[1]);
+	ASSERT_EQ(3, n);
 	for (i = 0; i < n; i++) {
 		ASSERT_EQ(0, ns_provider(d[i].ns, provider, sizeof(provider)));
 		snprintf(path, sizeof(path), "/sys/bus/nd/devices/%s/size", d[i].ns);
@@ -110,8 +114,13 @@ TEST(pmem_sizes_match_qemu)
 			EXPECT_EQ(want_e820, ns_size);
 			seen_e820++;
 		} else if (!strcmp(provider, "ACPI.NFIT")) {
-			EXPECT_EQ(want_nfit, ns_size);
-			seen_nfit++;
+			/* one NVDIMM of each size */
+			if (ns_size == want_nfit[0])
+				seen_nfit[0]++;
+			else if (ns_size == want_nfit[1])
+				seen_nfit[1]++;
+			else
+				TH_LOG("NVDIMM namespace of %llu bytes", ns_size);
 		} else {
 			TH_LOG("unexpected nvdimm provider %s", provider);
 			EXPECT_TRUE(0);
@@ -125,7 +134,8 @@ TEST(pmem_sizes_match_qemu)
 		EXPECT_EQ(ns_size - SZ_2M, dax_size);
 	}
 	EXPECT_EQ(1, seen_e820);
-	EXPECT_EQ(1, seen_nfit);
+	EXPECT_EQ(1, seen_nfit[0]);
+	EXPECT_EQ(1, seen_nfit[1]);
 }
 
 TEST(fsdev_dax_has_no_mmap)

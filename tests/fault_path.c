@@ -43,13 +43,17 @@ static const struct layout layouts[] = {
 	{ "stripe2", 16 * MIB, 2 * MIB, 2,
 	  { { 0, 256 * MIB, 8 * MIB }, { 1, 256 * MIB, 8 * MIB } } },
 	{ "stripe3", 24 * MIB, 4 * MIB, 3,
-	  { { 0, 512 * MIB, 8 * MIB }, { 1, 512 * MIB, 8 * MIB }, { 1, 600 * MIB, 8 * MIB } } },
+	  { { 0, 512 * MIB, 8 * MIB }, { 1, 512 * MIB, 8 * MIB }, { 2, 64 * MIB, 8 * MIB } } },
+	{ "stripe3s", 10 * MIB, 2 * MIB, 3,
+	  { { 2, 128 * MIB, 4 * MIB }, { 0, 600 * MIB, 4 * MIB }, { 1, 600 * MIB, 2 * MIB } } },
 	{ "odd", 3000000, 0, 1, { { 1, 700 * MIB, 4 * MIB } } },
 	{ "big", 64 * MIB, 0, 1, { { 1, 1024 * MIB, 64 * MIB } } },
 };
 
 #define NLAYOUTS ((int)ARRAY_SIZE(layouts))
-static const char *const daxdevs[] = { "dax1.0", "dax2.0" };
+/* manifest device index -> daxdev (tests/guest/setup-devices.sh names) */
+static const char *const daxdevs[] = { "dax1.0", "dax3.0", "dax2.0" };
+#define NDEVS ((int)ARRAY_SIZE(daxdevs))
 
 /* Where file byte fo of l lives: device and device offset (naively). */
 static void where(const struct layout *l, unsigned long long fo, int *dev,
@@ -585,7 +589,7 @@ TEST(rmmod_refused_while_mounted)
  */
 TEST(writes_land_where_the_fmap_says)
 {
-	struct rawmap raw[2] = { { .fd = -1 }, { .fd = -1 } };
+	struct rawmap raw[NDEVS] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
 	unsigned long long fo, doff, w = 0;
 	char manifest[PATH_MAX], path[PATH_MAX], drv[64];
 	struct famfs_mount m;
@@ -613,7 +617,7 @@ TEST(writes_land_where_the_fmap_says)
 	}
 	famfs_mount_stop(&m, NULL);
 
-	for (dev = 0; dev < 2; dev++)
+	for (dev = 0; dev < NDEVS; dev++)
 		ASSERT_EQ(0, dax_rebind(daxdevs[dev], true)) TH_LOG("daxdev %d to device_dax",
 								    dev);
 	for (i = 0; i < NLAYOUTS; i++) {
@@ -627,7 +631,7 @@ TEST(writes_land_where_the_fmap_says)
 				if (at[k] + 8 > l->size)
 					continue;
 				where(l, at[k], &dev, &doff);
-				ASSERT_TRUE(dev == 0 || dev == 1);
+				ASSERT_TRUE(dev >= 0 && dev < NDEVS);
 				ASSERT_EQ(0, raw_word(&raw[dev], daxdevs[dev], doff, &w));
 				ASSERT_EQ(pattern(i, at[k], 0x66), w)
 					TH_LOG("%s @%llu: dev %d @%#llx", l->name, at[k],
@@ -636,9 +640,9 @@ TEST(writes_land_where_the_fmap_says)
 			}
 		}
 	}
-	rawmap_close(&raw[0]);
-	rawmap_close(&raw[1]);
-	for (dev = 0; dev < 2; dev++) {
+	for (dev = 0; dev < NDEVS; dev++)
+		rawmap_close(&raw[dev]);
+	for (dev = 0; dev < NDEVS; dev++) {
 		EXPECT_EQ(0, dax_rebind(daxdevs[dev], false));
 		dax_driver(daxdevs[dev], drv, sizeof(drv));
 		EXPECT_STREQ("fsdev_dax", drv);
