@@ -206,23 +206,10 @@ pub fn to_kernel_error(e: &fmap::Error) -> Error {
 
 #[kunit_tests(famfs_rs)]
 mod tests {
-    use super::{conn, ffi, fmap, to_kernel_error};
-    use kernel::alloc::{flags::GFP_KERNEL, KVVec};
+    use super::{conn, ffi, kalloc, to_kernel_error, KFmap};
     use kernel::error::code::{EINVAL, EIO, ERANGE};
 
-    type KFmap = fmap::Fmap<KVVec<u64>>;
-
     const MIB: u64 = 1 << 20;
-
-    fn kalloc(n: usize) -> fmap::Result<KVVec<u64>> {
-        KVVec::from_elem(0u64, n, GFP_KERNEL).map_err(|_| fmap::Error {
-            errno: fmap::Errno::Enomem,
-            reason: "test allocation",
-            extent: None,
-            strip: None,
-            value: n as u64,
-        })
-    }
 
     /// A header followed by simple extents `(devindex, offset, len)`.
     fn simple(buf: &mut [u8], file_size: u64, exts: &[(u32, u64, u64)]) -> usize {

@@ -27,6 +27,11 @@ if [ -d "$top/tests/out" ]; then
 	find "$top/tests/out" -maxdepth 1 -type f -perm -u+x \
 		-exec cp {} "$root/famfs/tests/" \;
 fi
+# the fmap core's fuzz corpus, replayed through the module by a kselftest
+if [ -d "$top/tests/fuzz/parse_resolve" ]; then
+	mkdir -p "$root/famfs/fuzz"
+	cp "$top"/tests/fuzz/parse_resolve/* "$root/famfs/fuzz/"
+fi
 if [ -d "$top/tests/out/server" ]; then
 	find "$top/tests/out/server" -maxdepth 1 -type f -perm -u+x \
 		-exec cp {} "$root/famfs/bin/" \;
