@@ -17,6 +17,8 @@
 #
 #   scripts/build-kernel.sh              build if needed, print nothing else
 #   scripts/build-kernel.sh --print-kdir print the build directory, no work
+#   scripts/build-kernel.sh --source     fetch, extract and patch only; print
+#                                        the source directory
 #
 # The system's apt sources are never touched: a private apt configuration
 # under $FAMFS_CACHE/apt adds trixie-backports for this one download.
@@ -65,10 +67,16 @@ build_key() {
 srcdir() { echo "$FAMFS_CACHE/linux/src"; }
 builddir() { echo "$FAMFS_CACHE/linux/build-$variant"; }
 
-if [ "${1:-}" = "--print-kdir" ]; then
+case "${1:-}" in
+--print-kdir)
 	builddir
 	exit 0
-fi
+	;;
+--source)
+	# Only fetch, extract and patch (what checkpatch needs); print the tree.
+	SOURCE_ONLY=1
+	;;
+esac
 
 apt_private() {
 	local uri
@@ -206,6 +214,10 @@ main() {
 		"$here/setup-toolchain.sh" --check; exit 1; }
 	fetch
 	extract
+	if [ "${SOURCE_ONLY:-0}" = 1 ]; then
+		srcdir
+		return 0
+	fi
 	b=$(builddir)
 	key=$(build_key)
 	[ "$(cat "$b/.famfs-built" 2>/dev/null)" = "$key" ] && return 0
