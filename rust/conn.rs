@@ -8,14 +8,24 @@
 //! (FUSE_GET_DAXDEV), and the device is taken as this slot's fs-dax holder
 //! (`fs_dax_get`, which requires the device to be bound to `fsdev_dax` and
 //! free). Devices are released when the connection goes away.
+//!
+//! The table also records who owns each 2 MiB block of each device: fs-dax
+//! allows one owner per DAX page, so an fmap that maps a block another
+//! live inode maps (EBUSY), or maps one block at two file offsets
+//! (EINVAL), is refused at open instead of tripping the DAX core later.
 
-use crate::{ffi, fmap, provider::FmapInode};
+use crate::{ffi, fmap, provider::FmapInode, KFmap};
 use core::{
     ffi::{c_int, c_void, CStr},
     ptr,
     sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
-use kernel::{bindings, new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    bindings, new_mutex,
+    prelude::*,
+    sync::Mutex,
+};
 
 /// Size of a FUSE_GET_DAXDEV reply (`struct famfs_daxdev_out`).
 pub(crate) const DAXDEV_REPLY_SIZE: usize = 280;
@@ -57,12 +67,44 @@ impl DevSlot {
     }
 }
 
+/// Who maps a 2 MiB device block.
+#[derive(Clone, Copy, Default)]
+struct Block {
+    /// Inode number of the owner (meaningful while `count > 0`).
+    owner: u64,
+    /// Live fmaps of `owner` that map the block (racing opens of one inode
+    /// may each hold one for a moment).
+    count: u32,
+    /// The last claim that saw the block, to catch an fmap mapping it twice.
+    seen: u32,
+}
+
+/// The owners of every device's blocks, grown as fmaps reach further.
+struct Owners {
+    blocks: [KVec<Block>; fmap::MAX_DAXDEVS],
+    claim: u32,
+}
+
 /// The daxdev table of one connection.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Conn {
     slots: [DevSlot; fmap::MAX_DAXDEVS],
+    /// Serializes filling slots and claiming blocks.
     #[pin]
-    fill_lock: Mutex<()>,
+    owners: Mutex<Owners>,
+}
+
+/// Calls `f(devindex, block)` for every 2 MiB device block `fmap` maps, in
+/// file order (through `resolve`, so exactly what faults can reach).
+fn for_each_block(fmap: &KFmap, mut f: impl FnMut(u32, usize) -> Result) -> Result {
+    let mut off = 0u64;
+    while off < fmap.file_size() {
+        let m = fmap.resolve(off, fmap::ALIGN).map_err(|_| EIO)?;
+        let block = usize::try_from(m.dev_offset / fmap::ALIGN).map_err(|_| EOVERFLOW)?;
+        f(m.devindex, block)?;
+        off += fmap::ALIGN;
+    }
+    Ok(())
 }
 
 /// What the holder operations tell famfs_rs about its devices.
@@ -104,7 +146,10 @@ impl Conn {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Conn {
             slots: [const { DevSlot::new() }; fmap::MAX_DAXDEVS],
-            fill_lock <- new_mutex!(()),
+            owners <- new_mutex!(Owners {
+                blocks: [const { KVec::new() }; fmap::MAX_DAXDEVS],
+                claim: 0,
+            }),
         })
     }
 
@@ -118,7 +163,7 @@ impl Conn {
     pub(crate) fn fill(&self, inode: &FmapInode, index: u32, end: u64) -> Result {
         let slot = self.slot(index).ok_or(ERANGE)?;
         if slot.dax().is_null() {
-            let _guard = self.fill_lock.lock();
+            let _guard = self.owners.lock();
             if slot.dax().is_null() {
                 let dax = Self::open(inode, index, slot)?;
                 // INVARIANT: filled once, under the lock, with a device held
@@ -177,6 +222,74 @@ impl Conn {
             return Err(Error::from_errno(rc));
         }
         Ok(dax)
+    }
+}
+
+impl Conn {
+    /// Records that inode `ino` maps every device block of `fmap`, or fails
+    /// without recording anything: EBUSY if another live inode maps one of
+    /// them, EINVAL if `fmap` maps one block twice, ENOMEM.
+    pub(crate) fn claim(&self, ino: u64, fmap: &KFmap) -> Result {
+        let mut o = self.owners.lock();
+        o.claim = o.claim.wrapping_add(1).max(1);
+        let claim = o.claim;
+        // Pass 1: check, and mark the blocks seen by this claim.
+        for_each_block(fmap, |dev, block| {
+            // devindex < MAX_DAXDEVS by the fmap core; no panic if not.
+            let v = o.blocks.get_mut(dev as usize).ok_or(EIO)?;
+            if v.len() <= block {
+                v.resize(block + 1, Block::default(), GFP_KERNEL)?;
+            }
+            let b = &mut v[block];
+            if b.seen == claim {
+                crate::warn_rl!(
+                    "inode {}: fmap maps block {:#x} of daxdev {} twice",
+                    ino,
+                    block as u64 * fmap::ALIGN,
+                    dev
+                );
+                return Err(EINVAL);
+            }
+            if b.count != 0 && b.owner != ino {
+                crate::warn_rl!(
+                    "inode {}: fmap maps block {:#x} of daxdev {}, which inode {} maps",
+                    ino,
+                    block as u64 * fmap::ALIGN,
+                    dev,
+                    b.owner
+                );
+                return Err(EBUSY);
+            }
+            b.seen = claim;
+            Ok(())
+        })?;
+        // Pass 2: commit (the blocks exist now).
+        for_each_block(fmap, |dev, block| {
+            let b = o
+                .blocks
+                .get_mut(dev as usize)
+                .and_then(|v| v.get_mut(block))
+                .ok_or(EIO)?;
+            b.owner = ino;
+            b.count = b.count.saturating_add(1);
+            Ok(())
+        })
+    }
+
+    /// Undoes a successful `claim(ino, fmap)`.
+    pub(crate) fn release(&self, fmap: &KFmap) {
+        let mut o = self.owners.lock();
+        // Cannot fail: claim() grew every vector and resolved every block.
+        let _ = for_each_block(fmap, |dev, block| {
+            if let Some(b) = o
+                .blocks
+                .get_mut(dev as usize)
+                .and_then(|v| v.get_mut(block))
+            {
+                b.count = b.count.saturating_sub(1);
+            }
+            Ok(())
+        });
     }
 }
 

@@ -84,10 +84,17 @@ fn kalloc(n: usize) -> fmap::Result<KVVec<u64>> {
 /// # Invariants
 ///
 /// Every device `fmap` names is filled in `conn` and is at least as long as
-/// the fmap needs.
+/// the fmap needs, and `conn` records inode `ino` as an owner of every
+/// device block `fmap` maps, until drop.
 pub struct InodeFmap {
     fmap: KFmap,
     conn: Arc<Conn>,
+}
+
+impl Drop for InodeFmap {
+    fn drop(&mut self) {
+        self.conn.release(&self.fmap);
+    }
 }
 
 /// Fetches a file's fmap from the server and validates it.
@@ -135,7 +142,9 @@ impl FmapProvider for Famfs {
             conn.fill(inode, index, end)?;
         }
         let size = fmap.file_size();
-        // INVARIANT: every device of the fmap was filled and checked above.
+        conn.claim(inode.ino(), &fmap)?;
+        // INVARIANT: every device of the fmap was filled and checked above,
+        // and its blocks were claimed for this inode.
         let f = KBox::new(
             InodeFmap {
                 fmap,
