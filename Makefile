@@ -21,11 +21,17 @@ BINDGEN ?= $(FAMFS_TOOLS)/bin/bindgen
 LIBCLANG_PATH ?= $(FAMFS_TOOLS)/py/clang/native
 export FAMFS_CACHE FAMFS_TOOLS RUSTC BINDGEN LIBCLANG_PATH
 
+# KDIR given by the user: use that tree as it is. Otherwise the cached
+# tree, which `kernel` builds; FAMFS_OWN_KERNEL carries that choice into
+# sub-makes and scripts, where KDIR arrives from the environment.
 ifeq ($(origin KDIR),undefined)
 KDIR := $(shell $(TOP)/scripts/build-kernel.sh --print-kdir)
+FAMFS_OWN_KERNEL := 1
+endif
+ifeq ($(FAMFS_OWN_KERNEL),1)
 OWN_KERNEL := 1
 endif
-export KDIR
+export KDIR FAMFS_OWN_KERNEL
 # Recursive (=), so that it is evaluated when a recipe runs: on a fresh
 # machine $(KDIR)/source only exists once the kernel target has built it.
 KSRC = $(shell readlink -f $(KDIR)/source 2>/dev/null || echo $(KDIR))

@@ -115,7 +115,9 @@ host_checks() {
 vm_checks() {
 	local log out rc p f
 	step "kernel"
-	if [ -n "${KDIR:-}" ] || "$here/build-kernel.sh"; then
+	# A KDIR of the user's is used as it is; the cached tree is built.
+	if { [ -n "${KDIR:-}" ] && [ "${FAMFS_OWN_KERNEL:-}" != 1 ]; } ||
+		"$here/build-kernel.sh"; then
 		ok "kernel build"
 	else
 		bad "kernel build"
