@@ -163,9 +163,14 @@ impl Conn {
     pub(crate) fn fill(&self, inode: &FmapInode, index: u32, end: u64) -> Result {
         let slot = self.slot(index).ok_or(ERANGE)?;
         if slot.dax().is_null() {
+            // Ask the server without holding the lock: a server that does not
+            // answer then blocks only this (killable) opener, not every
+            // other open of the connection in an uninterruptible mutex_lock.
+            let mut reply = [0u8; DAXDEV_REPLY_SIZE];
+            let name = Self::fetch_name(inode, index, &mut reply)?;
             let _guard = self.owners.lock();
             if slot.dax().is_null() {
-                let dax = Self::open(inode, index, slot)?;
+                let dax = Self::take(inode, index, name, slot)?;
                 // INVARIANT: filled once, under the lock, with a device held
                 // with this slot as holder.
                 slot.dax.store(dax, Ordering::Release);
@@ -186,9 +191,13 @@ impl Conn {
         Ok(())
     }
 
-    fn open(inode: &FmapInode, index: u32, slot: &DevSlot) -> Result<*mut ffi::dax_device> {
-        let mut reply = [0u8; DAXDEV_REPLY_SIZE];
-        let n = inode.get_daxdev(index, &mut reply).inspect_err(|e| {
+    /// FUSE_GET_DAXDEV for `index`: the device path, checked, in `reply`.
+    fn fetch_name<'a>(
+        inode: &FmapInode,
+        index: u32,
+        reply: &'a mut [u8; DAXDEV_REPLY_SIZE],
+    ) -> Result<&'a CStr> {
+        let n = inode.get_daxdev(index, reply).inspect_err(|e| {
             crate::warn_rl!(
                 "inode {}: GET_DAXDEV {} failed: {:?}",
                 inode.ino(),
@@ -196,7 +205,7 @@ impl Conn {
                 e
             );
         })?;
-        let name = parse_daxdev_reply(&reply[..n], index).map_err(|why| {
+        parse_daxdev_reply(&reply[..n], index).map_err(|why| {
             crate::warn_rl!(
                 "inode {}: GET_DAXDEV {} reply rejected: {}",
                 inode.ino(),
@@ -204,7 +213,16 @@ impl Conn {
                 why
             );
             EINVAL
-        })?;
+        })
+    }
+
+    /// Takes the device at `name` as `slot`'s fs-dax holder.
+    fn take(
+        inode: &FmapInode,
+        index: u32,
+        name: &CStr,
+        slot: &DevSlot,
+    ) -> Result<*mut ffi::dax_device> {
         let mut dax = ptr::null_mut();
         // SAFETY: `name` is NUL-terminated; the holder cookie is the slot's
         // address, stable for the connection's life; `dax` is writable.
