@@ -57,6 +57,16 @@ for t in /famfs/tests/*; do
 		[ "$f" = 0 ] && fail=$((fail + 1))
 		echo "famfs-tests: FAIL $name (pass $p, fail/skip/error $f, exit $rc)"
 	fi
+	# A test must not leave a fuse mount or a server behind (one killed by
+	# the harness timeout would): fail, and clear it so the next test
+	# does not inherit held daxdevs.
+	left=$(awk '$3 ~ /^fuse/ { print $2 }' /proc/mounts)
+	if [ -n "$left" ] || pidof famfs_server >/dev/null; then
+		res FAIL "$name left fuse mounts or servers behind: $left"
+		for mp in $left; do umount -l "$mp"; done
+		killall -9 famfs_server 2>/dev/null
+		sleep 1
+	fi
 done
 
 if rmmod famfs_rs; then res ok "rmmod famfs_rs at the end"; else res FAIL "rmmod famfs_rs at the end"; fi
