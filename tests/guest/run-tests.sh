@@ -60,7 +60,7 @@ for t in /famfs/tests/*; do
 	# A test must not leave a fuse mount or a server behind (one killed by
 	# the harness timeout would): fail, and clear it so the next test
 	# does not inherit held daxdevs.
-	left=$(awk '$3 ~ /^fuse/ { print $2 }' /proc/mounts)
+	left=$(awk '$3 == "fuse" || $3 ~ /^fuse\./ { print $2 }' /proc/mounts)
 	if [ -n "$left" ] || pidof famfs_server >/dev/null; then
 		res FAIL "$name left fuse mounts or servers behind: $left"
 		for mp in $left; do umount -l "$mp"; done

@@ -14,7 +14,8 @@
  * exactly as include/uapi/linux/famfs_fmap.h describes it (little-endian,
  * written byte by byte), and FUSE_GET_DAXDEV with the daxdev paths MANIFEST
  * names. MANIFEST may override any of those replies with raw bytes or an
- * errno, for tests of a hostile server. See Documentation/build-and-test.rst
+ * errno, or leave them unanswered, for tests of a hostile server. See
+ * Documentation/build-and-test.rst
  * ("The test fuse server") for the manifest format and the options.
  *
  * Replies, by request:
@@ -131,6 +132,7 @@ struct override {
 	struct bytes reply;
 	bool has_errno;
 	int err;		/* positive: the reply is -err; 0: empty reply */
+	bool stall;		/* never answer (the kernel waits) */
 };
 
 struct extent {
@@ -697,6 +699,7 @@ static void set_errno(const struct parser *p, struct override *o, const char *sp
 
 static const char * const directives[] = {
 	"daxdev", "daxdev-reply", "daxdev-errno", "fmap-reply", "fmap-errno", "fmap-announce",
+	"fmap-stall", "daxdev-stall",
 };
 
 static void parse_line(const struct parser *p, struct server *s, char **tok, int ntok)
@@ -721,6 +724,17 @@ static void parse_line(const struct parser *p, struct server *s, char **tok, int
 		for (i = 3; i < ntok; i++)
 			tok[i - 1][strlen(tok[i - 1])] = ' ';
 		ntok = 3;
+	}
+	if (!strcmp(d, "fmap-stall") || !strcmp(d, "daxdev-stall")) {
+		if (ntok != 2)
+			bad_manifest(p, "want: %s NAME|INDEX", d);
+		if (!strcmp(d, "fmap-stall")) {
+			need_file(p, s, tok[1])->ovr.stall = true;
+		} else {
+			index = need_u64(p, tok[1], "daxdev index", UINT32_MAX);
+			get_daxdev(s, index)->ovr.stall = true;
+		}
+		return;
 	}
 	if (ntok < 3 || (ntok > 3 && strcmp(d, "fmap-announce")) || ntok > 4)
 		bad_manifest(p, "wrong number of arguments to '%s'", d);
@@ -1277,6 +1291,8 @@ static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
 		reply_err(s, in, -ENOENT);
 		return;
 	}
+	if (f->ovr.stall)
+		return;
 	if (sized && len != sizeof(gi)) {
 		reply_err(s, in, -EINVAL);
 		return;
@@ -1290,13 +1306,17 @@ static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
 
 static void do_get_daxdev(struct server *s, const struct fuse_in_header *in)
 {
+	struct daxdev *d;
 	struct reply r;
 
 	if (in->nodeid < FAMFS_SERVER_NR_DAXDEVS)
 		count(&s->st->daxdev[in->nodeid]);
 	else
 		count(&s->st->daxdev_other);
-	daxdev_reply(find_daxdev(s, in->nodeid), in->nodeid, &r);
+	d = find_daxdev(s, in->nodeid);
+	if (d && d->ovr.stall)
+		return;
+	daxdev_reply(d, in->nodeid, &r);
 	send_reply(s, in->unique, r.err, r.data, r.len);
 }
 

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A server that dies, or a connection that is aborted, with famfs
+ * requests outstanding or files mapped: no task hangs, the waiting open
+ * fails cleanly, mapped files keep their bytes (DAX needs no server), and
+ * the daxdevs come free when the mount goes.
+ */
+#include <limits.h>
+#include <poll.h>
+#include <sys/sysmacros.h>
+#include <linux/fuse.h>
+#include "famfs_test.h"
+#include "kselftest_harness.h"
+
+#define WAIT_MS 20000
+
+static int write_str(const char *path, const char *str)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, str, strlen(str));
+	close(fd);
+	return n == (ssize_t)strlen(str) ? 0 : -EIO;
+}
+
+/* A manifest in /tmp: two daxdevs, file "f" on both, then extra lines. */
+static void write_manifest(const char *path, const char *extra)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return;
+	fprintf(f, "daxdev 0 /dev/dax1.0\ndaxdev 1 /dev/dax2.0\n"
+		   "file f 4M simple 0:64M:2M 1:64M:2M\nfile g 2M simple 0:80M:2M\n%s", extra);
+	fclose(f);
+}
+
+/* Open path in a child; its pid, and a pipe that will carry errno (0: ok). */
+static pid_t open_in_child(const char *path, int *rfd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		int fd = open(path, O_RDONLY), err = fd < 0 ? errno : 0;
+
+		if (write(p[1], &err, sizeof(err)) != sizeof(err))
+			_exit(2);
+		_exit(0);
+	}
+	close(p[1]);
+	*rfd = p[0];
+	return pid;
+}
+
+/* The child's open result within WAIT_MS: errno, 0, or -ETIMEDOUT (a hang). */
+static int child_result(int rfd)
+{
+	struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+	int err;
+
+	if (poll(&pfd, 1, WAIT_MS) != 1 || read(rfd, &err, sizeof(err)) != sizeof(err))
+		err = -ETIMEDOUT;
+	close(rfd);
+	return err;
+}
+
+static bool aborted_errno(int err)
+{
+	/* requests ended by the abort, or sent after it */
+	return err == ECONNABORTED || err == ENOTCONN;
+}
+
+static void killed_while_waiting(struct __test_metadata *_metadata, const char *stall,
+				 const __u64 *(*counter)(struct famfs_mount *m))
+{
+	char manifest[] = "/tmp/stall.manifest", path[PATH_MAX];
+	struct famfs_mount m;
+	int rfd, err, status;
+	pid_t child;
+
+	write_manifest(manifest, stall);
+	ASSERT_EQ(0, famfs_mount_start(&m, manifest, NULL, true, NULL));
+	snprintf(path, sizeof(path), "%s/f", m.mnt);
+	child = open_in_child(path, &rfd);
+	ASSERT_GT(child, 0);
+	/* the kernel asked and waits for the answer that never comes */
+	ASSERT_TRUE(famfs_wait_count(counter(&m), 1, WAIT_MS));
+	ASSERT_EQ(0, kill(m.pid, SIGKILL));
+	ASSERT_EQ(m.pid, waitpid(m.pid, &status, 0));
+	m.pid = 0;
+	err = child_result(rfd);
+	EXPECT_TRUE(aborted_errno(err)) TH_LOG("open after the server died: %d (%s)", err,
+					       err > 0 ? strerror(err) : "hang");
+	EXPECT_EQ(child, waitpid(child, &status, 0));
+	/* the dead connection: later opens fail at once, nothing hangs */
+	snprintf(path, sizeof(path), "%s/g", m.mnt);
+	EXPECT_EQ(-1, open(path, O_RDONLY));
+	EXPECT_TRUE(aborted_errno(errno)) TH_LOG("open of another file: %s", strerror(errno));
+	famfs_mount_stop(&m, NULL);
+	unlink(manifest);
+}
+
+static const __u64 *fmap_counter(struct famfs_mount *m)
+{
+	return &m->st->fmap[0];
+}
+
+static const __u64 *daxdev_counter(struct famfs_mount *m)
+{
+	return &m->st->daxdev[0];
+}
+
+TEST(server_killed_during_get_fmap)
+{
+	killed_while_waiting(_metadata, "fmap-stall f\n", fmap_counter);
+}
+
+TEST(server_killed_during_get_daxdev)
+{
+	killed_while_waiting(_metadata, "daxdev-stall 0\n", daxdev_counter);
+}
+
+TEST(abort_with_files_open_and_mapped)
+{
+	char manifest[] = "/tmp/abort.manifest", path[PATH_MAX], ctl[128];
+	struct famfs_mount m, again;
+	unsigned char *map;
+	struct stat sb;
+	int fd, status;
+
+	write_manifest(manifest, "");
+	ASSERT_EQ(0, famfs_mount_start(&m, manifest, NULL, true, NULL));
+	snprintf(path, sizeof(path), "%s/f", m.mnt);
+	fd = open(path, O_RDWR);
+	ASSERT_GE(fd, 0);
+	map = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	memset(map, 0xa5, 4 << 20);
+
+	/* abort the connection through fusectl */
+	mkdir("/sys/fs/fuse/connections", 0755);
+	mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, NULL);
+	ASSERT_EQ(0, stat(m.mnt, &sb));
+	snprintf(ctl, sizeof(ctl), "/sys/fs/fuse/connections/%u/abort", minor(sb.st_dev));
+	ASSERT_EQ(0, write_str(ctl, "1")) TH_LOG("%s", ctl);
+
+	/* the server's connection is gone, and it exits */
+	EXPECT_EQ(0, famfs_wait_exit(m.pid, WAIT_MS, &status));
+	m.pid = 0;
+	/* the mapped bytes are still there: DAX needs no server */
+	EXPECT_EQ(0xa5, map[0]);
+	EXPECT_EQ(0xa5, map[(4 << 20) - 1]);
+	map[12345] = 0x5a;
+	EXPECT_EQ(0x5a, map[12345]);
+	/* new opens fail at once */
+	snprintf(path, sizeof(path), "%s/g", m.mnt);
+	EXPECT_EQ(-1, open(path, O_RDONLY));
+	EXPECT_TRUE(aborted_errno(errno)) TH_LOG("open after abort: %s", strerror(errno));
+	ASSERT_EQ(0, munmap(map, 4 << 20));
+	/* close() reports the FLUSH that could not be sent; the fd is gone */
+	EXPECT_EQ(-1, close(fd));
+	EXPECT_TRUE(aborted_errno(errno)) TH_LOG("close after abort: %s", strerror(errno));
+	famfs_mount_stop(&m, NULL);
+	umount2("/sys/fs/fuse/connections", 0);
+
+	/* the mount is gone: its daxdevs are free for a new connection */
+	ASSERT_EQ(0, famfs_mount_start(&again, manifest, NULL, true, NULL));
+	snprintf(path, sizeof(path), "%s/f", again.mnt);
+	fd = open(path, O_RDONLY);
+	EXPECT_GE(fd, 0) TH_LOG("open on a new mount: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	famfs_mount_stop(&again, NULL);
+	unlink(manifest);
+}
+
+TEST_HARNESS_MAIN
