@@ -181,4 +181,54 @@ TEST(abort_with_files_open_and_mapped)
 	unlink(manifest);
 }
 
+/*
+ * Unmount while a file is mapped: refused (EBUSY) normally; lazily, the
+ * mapping keeps working (faults on pages not yet touched included) until
+ * it goes, then the connection ends and its daxdevs are released once (a
+ * second release would splat) and a new connection can take them.
+ */
+TEST(lazy_unmount_while_mapped_and_faulting)
+{
+	char manifest[] = "/tmp/lazy.manifest", path[PATH_MAX];
+	struct famfs_mount m, again;
+	unsigned char *map;
+	unsigned long off;
+	int fd, status;
+
+	write_manifest(manifest, "");
+	ASSERT_EQ(0, famfs_mount_start(&m, manifest, NULL, true, NULL));
+	snprintf(path, sizeof(path), "%s/f", m.mnt);
+	fd = open(path, O_RDWR);
+	ASSERT_GE(fd, 0);
+	map = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	map[0] = 1;
+
+	EXPECT_EQ(-1, umount2(m.mnt, 0));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, umount2(m.mnt, MNT_DETACH));
+	/* detached, but the file lives: fault every page, both devices */
+	for (off = 0; off < (4UL << 20); off += 4096)
+		map[off] = (unsigned char)(off >> 12);
+	for (off = 0; off < (4UL << 20); off += 4096)
+		ASSERT_EQ((unsigned char)(off >> 12), map[off]);
+	/* the server still serves the detached mount */
+	EXPECT_EQ(0, kill(m.pid, 0));
+	ASSERT_EQ(0, munmap(map, 4 << 20));
+	EXPECT_EQ(0, close(fd));
+	/* last reference gone: the connection ends, the server exits */
+	EXPECT_EQ(0, famfs_wait_exit(m.pid, WAIT_MS, &status));
+	m.pid = 0;
+	famfs_mount_stop(&m, NULL);
+
+	ASSERT_EQ(0, famfs_mount_start(&again, manifest, NULL, true, NULL));
+	snprintf(path, sizeof(path), "%s/f", again.mnt);
+	fd = open(path, O_RDONLY);
+	EXPECT_GE(fd, 0) TH_LOG("open on a new mount: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	famfs_mount_stop(&again, NULL);
+	unlink(manifest);
+}
+
 TEST_HARNESS_MAIN
