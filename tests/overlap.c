@@ -4,7 +4,7 @@
  * fmap that maps device blocks another live inode of the connection maps
  * (EBUSY) or that maps one block at two file offsets (EINVAL), with
  * tests/manifests/overlap.manifest. A block is free again once its owner
- * is evicted, and racing opens of one inode all succeed and leave the
+ * is evicted, and 64 racing opens of one inode all succeed and leave the
  * accounting right.
  */
 #include <pthread.h>
@@ -14,7 +14,7 @@
 #include "kselftest_harness.h"
 
 #define OVERLAP_MANIFEST "overlap.manifest"
-#define RACERS 16
+#define RACERS 64
 
 static int write_str(const char *path, const char *str)
 {
@@ -155,6 +155,11 @@ TEST_F(ov, racing_opens_of_one_inode_share_its_blocks)
 		if (r[i].fd >= 0)
 			close(r[i].fd);
 	}
+	/* one GET_FMAP at least, at most one per racer that found no fmap */
+	EXPECT_GE(famfs_load(&self->m.st->fmap[4]), 1ULL);
+	EXPECT_LE(famfs_load(&self->m.st->fmap[4]), (__u64)RACERS);
+	TH_LOG("%d racers, %llu GET_FMAP", RACERS,
+	       (unsigned long long)famfs_load(&self->m.st->fmap[4]));
 	/* another inode on the same block: refused while race lives */
 	EXPECT_EQ(-EBUSY, open_file(&self->m, "race2"));
 	/* evicted, every fmap of it (winner and losers) has let go */
