@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <linux/fuse.h>
 #include "server/famfs_server.h"
 
 #define FAMFS_MODULE_PATH "/famfs/famfs_rs.ko"
@@ -334,6 +335,25 @@ fail:
 		*status = st;
 	famfs_mount_stop(m, NULL);
 	return rc;
+}
+
+/* Write a string to a (sysfs, procfs) file; 0 or -errno. */
+static inline int famfs_write_str(const char *path, const char *str)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, str, strlen(str));
+	close(fd);
+	return n == (ssize_t)strlen(str) ? 0 : -EIO;
+}
+
+/* FORGETs the server has received (one per evicted inode, batched or not). */
+static inline __u64 famfs_forgets(const struct famfs_mount *m)
+{
+	return famfs_load(&m->st->ops[FUSE_FORGET]) + famfs_load(&m->st->ops[FUSE_BATCH_FORGET]);
 }
 
 /* Read fd to EOF into buf (at most size bytes; *len = size + 1 if more came). */

@@ -114,18 +114,6 @@ static bool negotiated(const struct famfs_mount *m)
 	       FAMFS_INIT_DAX_FMAP;
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -EIO;
-}
-
 /* The driver a dax device is bound to ("" if none). */
 static void dax_driver(const char *dax, char *out, size_t size)
 {
@@ -149,20 +137,20 @@ static int dax_rebind(const char *dax, bool to_raw)
 
 	dax_driver(dax, drv, sizeof(drv));
 	if (to_raw) {
-		write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", dax);
+		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", dax);
 		if (!strcmp(drv, "fsdev_dax")) {
-			rc = write_str("/sys/bus/dax/drivers/fsdev_dax/unbind", dax);
+			rc = famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/unbind", dax);
 			if (rc)
 				return rc;
 		}
-		return write_str("/sys/bus/dax/drivers/device_dax/bind", dax);
+		return famfs_write_str("/sys/bus/dax/drivers/device_dax/bind", dax);
 	}
 	if (!strcmp(drv, "device_dax")) {
-		rc = write_str("/sys/bus/dax/drivers/device_dax/unbind", dax);
+		rc = famfs_write_str("/sys/bus/dax/drivers/device_dax/unbind", dax);
 		if (rc)
 			return rc;
 	}
-	return write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dax);
+	return famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dax);
 }
 
 /* Read the 8-byte word at doff of a device_dax device through a raw mapping. */
@@ -278,11 +266,6 @@ TEST_F(fp, write_then_mmap_read_and_back)
 	EXPECT_EQ(0ULL, famfs_load(&self->m.st->ops[FUSE_WRITE]));
 }
 
-static __u64 forgets(const struct famfs_mount *m)
-{
-	return famfs_load(&m->st->ops[FUSE_FORGET]) + famfs_load(&m->st->ops[FUSE_BATCH_FORGET]);
-}
-
 /* Re-opening uses the cached fmap; evicting the inode fetches it again. */
 TEST_F(fp, fmap_fetched_once_per_inode)
 {
@@ -305,11 +288,11 @@ TEST_F(fp, fmap_fetched_once_per_inode)
 	 * FORGET (a RELEASE still in flight holds the inode a little longer).
 	 */
 	sync();
-	for (k = 0; k < 100 && forgets(&self->m) == 0; k++) {
-		ASSERT_EQ(0, write_str("/proc/sys/vm/drop_caches", "2"));
+	for (k = 0; k < 100 && famfs_forgets(&self->m) == 0; k++) {
+		ASSERT_EQ(0, famfs_write_str("/proc/sys/vm/drop_caches", "2"));
 		usleep(20000);
 	}
-	ASSERT_NE(0ULL, forgets(&self->m)) TH_LOG("the inode was never evicted");
+	ASSERT_NE(0ULL, famfs_forgets(&self->m)) TH_LOG("the inode was never evicted");
 	fd = open(path, O_RDONLY);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, close(fd));

@@ -16,23 +16,6 @@
 #define OVERLAP_MANIFEST "overlap.manifest"
 #define RACERS 64
 
-static int write_str(const char *path, const char *str)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, str, strlen(str));
-	close(fd);
-	return n == (ssize_t)strlen(str) ? 0 : -EIO;
-}
-
-static __u64 forgets(const struct famfs_mount *m)
-{
-	return famfs_load(&m->st->ops[FUSE_FORGET]) + famfs_load(&m->st->ops[FUSE_BATCH_FORGET]);
-}
-
 /*
  * Evict every unused inode of the mount: once each OPEN has its RELEASE (a
  * RELEASE in flight still holds the inode), drop dentries and inodes until
@@ -40,7 +23,7 @@ static __u64 forgets(const struct famfs_mount *m)
  */
 static bool evict_unused(const struct famfs_mount *m)
 {
-	__u64 before = forgets(m), last;
+	__u64 before = famfs_forgets(m), last;
 	int k;
 
 	if (!famfs_wait_count(&m->st->ops[FUSE_RELEASE], famfs_load(&m->st->ops[FUSE_OPEN]),
@@ -48,10 +31,10 @@ static bool evict_unused(const struct famfs_mount *m)
 		return false;
 	sync();
 	for (k = 0; k < 100; k++) {
-		last = forgets(m);
-		write_str("/proc/sys/vm/drop_caches", "2");
+		last = famfs_forgets(m);
+		famfs_write_str("/proc/sys/vm/drop_caches", "2");
 		usleep(20000);
-		if (forgets(m) > before && forgets(m) == last)
+		if (famfs_forgets(m) > before && famfs_forgets(m) == last)
 			return true;
 	}
 	return false;

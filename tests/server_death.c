@@ -14,18 +14,6 @@
 
 #define WAIT_MS 20000
 
-static int write_str(const char *path, const char *str)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, str, strlen(str));
-	close(fd);
-	return n == (ssize_t)strlen(str) ? 0 : -EIO;
-}
-
 /* A manifest in /tmp: two daxdevs, file "f" on both, then extra lines. */
 static void write_manifest(const char *path, const char *extra)
 {
@@ -149,7 +137,7 @@ TEST(abort_with_files_open_and_mapped)
 	mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, NULL);
 	ASSERT_EQ(0, stat(m.mnt, &sb));
 	snprintf(ctl, sizeof(ctl), "/sys/fs/fuse/connections/%u/abort", minor(sb.st_dev));
-	ASSERT_EQ(0, write_str(ctl, "1")) TH_LOG("%s", ctl);
+	ASSERT_EQ(0, famfs_write_str(ctl, "1")) TH_LOG("%s", ctl);
 
 	/* the server's connection is gone, and it exits */
 	EXPECT_EQ(0, famfs_wait_exit(m.pid, WAIT_MS, &status));
