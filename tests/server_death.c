@@ -115,20 +115,53 @@ TEST(server_killed_during_get_daxdev)
 	killed_while_waiting(_metadata, "daxdev-stall 0\n", daxdev_counter);
 }
 
+/*
+ * Mount manifest, open file "f" read-write and map its 4 MiB (it spans
+ * both daxdevs); *fd gets the file. MAP_FAILED if any step failed.
+ */
+static unsigned char *mount_and_map(const char *manifest, struct famfs_mount *m, int *fd)
+{
+	char path[PATH_MAX];
+	void *map;
+
+	write_manifest(manifest, "");
+	if (famfs_mount_start(m, manifest, NULL, true, NULL))
+		return MAP_FAILED;
+	snprintf(path, sizeof(path), "%s/f", m->mnt);
+	*fd = open(path, O_RDWR);
+	if (*fd < 0)
+		return MAP_FAILED;
+	map = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	return map;
+}
+
+/* After a mount went: a new connection can open "f" (takes its daxdevs). */
+static void daxdevs_free_for_a_new_mount(struct __test_metadata *_metadata,
+					 const char *manifest)
+{
+	char path[PATH_MAX];
+	struct famfs_mount again;
+	int fd;
+
+	ASSERT_EQ(0, famfs_mount_start(&again, manifest, NULL, true, NULL));
+	snprintf(path, sizeof(path), "%s/f", again.mnt);
+	fd = open(path, O_RDONLY);
+	EXPECT_GE(fd, 0) TH_LOG("open on a new mount: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	famfs_mount_stop(&again, NULL);
+	unlink(manifest);
+}
+
 TEST(abort_with_files_open_and_mapped)
 {
 	char manifest[] = "/tmp/abort.manifest", path[PATH_MAX], ctl[128];
-	struct famfs_mount m, again;
+	struct famfs_mount m;
 	unsigned char *map;
 	struct stat sb;
-	int fd, status;
+	int fd = -1, status;
 
-	write_manifest(manifest, "");
-	ASSERT_EQ(0, famfs_mount_start(&m, manifest, NULL, true, NULL));
-	snprintf(path, sizeof(path), "%s/f", m.mnt);
-	fd = open(path, O_RDWR);
-	ASSERT_GE(fd, 0);
-	map = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	map = mount_and_map(manifest, &m, &fd);
 	ASSERT_NE(MAP_FAILED, map);
 	memset(map, 0xa5, 4 << 20);
 
@@ -159,14 +192,7 @@ TEST(abort_with_files_open_and_mapped)
 	umount2("/sys/fs/fuse/connections", 0);
 
 	/* the mount is gone: its daxdevs are free for a new connection */
-	ASSERT_EQ(0, famfs_mount_start(&again, manifest, NULL, true, NULL));
-	snprintf(path, sizeof(path), "%s/f", again.mnt);
-	fd = open(path, O_RDONLY);
-	EXPECT_GE(fd, 0) TH_LOG("open on a new mount: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	famfs_mount_stop(&again, NULL);
-	unlink(manifest);
+	daxdevs_free_for_a_new_mount(_metadata, manifest);
 }
 
 /*
@@ -177,18 +203,13 @@ TEST(abort_with_files_open_and_mapped)
  */
 TEST(lazy_unmount_while_mapped_and_faulting)
 {
-	char manifest[] = "/tmp/lazy.manifest", path[PATH_MAX];
-	struct famfs_mount m, again;
+	char manifest[] = "/tmp/lazy.manifest";
+	struct famfs_mount m;
 	unsigned char *map;
 	unsigned long off;
-	int fd, status;
+	int fd = -1, status;
 
-	write_manifest(manifest, "");
-	ASSERT_EQ(0, famfs_mount_start(&m, manifest, NULL, true, NULL));
-	snprintf(path, sizeof(path), "%s/f", m.mnt);
-	fd = open(path, O_RDWR);
-	ASSERT_GE(fd, 0);
-	map = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	map = mount_and_map(manifest, &m, &fd);
 	ASSERT_NE(MAP_FAILED, map);
 	map[0] = 1;
 
@@ -208,15 +229,7 @@ TEST(lazy_unmount_while_mapped_and_faulting)
 	EXPECT_EQ(0, famfs_wait_exit(m.pid, WAIT_MS, &status));
 	m.pid = 0;
 	famfs_mount_stop(&m, NULL);
-
-	ASSERT_EQ(0, famfs_mount_start(&again, manifest, NULL, true, NULL));
-	snprintf(path, sizeof(path), "%s/f", again.mnt);
-	fd = open(path, O_RDONLY);
-	EXPECT_GE(fd, 0) TH_LOG("open on a new mount: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	famfs_mount_stop(&again, NULL);
-	unlink(manifest);
+	daxdevs_free_for_a_new_mount(_metadata, manifest);
 }
 
 TEST_HARNESS_MAIN
