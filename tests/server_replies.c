@@ -193,6 +193,28 @@ TEST(fmap_overrides)
 	EXPECT_REPLY(len, sizeof(bin_bytes) - 1);
 }
 
+TEST(fmap_fields_builds_replies_field_by_field)
+{
+	static const unsigned char tail[] = { 0xab, 0xcd, 0xab, 0xcd, 0xab };
+	struct famfs_fmap_header *h = (void *)want;
+	size_t len, n;
+
+	/* hdr:ext=1,n=0x200001,res1=0xff..ff ext:dev=24,len=4K raw:abcd*3 cut:1 */
+	ASSERT_EQ(0, dump("--dump-fmap", "fields", replies_manifest(), &len)) TH_LOG("%s", err);
+	n = put_header(want, FAMFS_EXT_INTERLEAVE, 0x200001, 0, SZ_2M);
+	h->reserved1 = ~0ULL;
+	n += put_ext(want + n, 24, 0, 4096);
+	memcpy(want + n, tail, sizeof(tail));
+	n += sizeof(tail);
+	EXPECT_REPLY(len, n);
+	/* the same in the second round */
+	ASSERT_EQ(0, dump("--dump-fmap-sized", "fields", replies_manifest(), &len));
+	EXPECT_REPLY(len, n);
+	/* no token: an empty success reply */
+	ASSERT_EQ(0, dump("--dump-fmap", "nofields", replies_manifest(), &len)) TH_LOG("%s", err);
+	EXPECT_EQ(0UL, len);
+}
+
 TEST(fmap_announce_overrides)
 {
 	size_t len, n = 0;
@@ -317,6 +339,16 @@ TEST(bad_manifests_are_refused_with_their_line)
 		{ "daxdev 1\n", ":1: wrong number of arguments" },
 		{ "file a 2M\nfmap-announce a 0x100000000\n", ":2: announced size" },
 		{ "file a 2M\nfmap-announce a 8K twice\n", ":2: want: fmap-announce" },
+		{ "file a 2M\nfmap-fields a hdr:type=256\n", ":2: type '256' too large" },
+		{ "file a 2M\nfmap-fields a ext:len=0x1Q\n", ":2: bad len" },
+		{ "file a 2M\nfmap-fields a ext:size=2M\n", ":2: fmap-fields: want KEY=VALUE" },
+		{ "file a 2M\nfmap-fields a ilv:strips\n", ":2: fmap-fields: want KEY=VALUE" },
+		{ "file a 2M\nfmap-fields a hdr cut:33\n",
+		  ":2: cut (bytes so far) '33' too large" },
+		{ "file a 2M\nfmap-fields a hdr*0\n", ":2: fmap-fields: repeat count 0" },
+		{ "file a 2M\nfmap-fields a raw:123\n", ":2: fmap-fields: bad raw:HEX" },
+		{ "file a 2M\nfmap-fields a strip\n", ":2: fmap-fields: unknown record" },
+		{ "file a 2M\nfmap-fields a hdr\nfmap-reply a =00\n", ":3: reply given twice" },
 	};
 	char path[64];
 	size_t len;

@@ -671,6 +671,138 @@ static void load_bytes(const struct parser *p, struct server *s, const char *spe
 	free(path);
 }
 
+/*
+ * fmap-fields: an fmap written field by field, for replies no valid
+ * manifest file produces. Each token is a record with every field at its
+ * default unless KEY=VALUE overrides it, raw bytes, or a cut:
+ *   hdr[:K=V,...]   struct famfs_fmap_header
+ *   ext[:K=V,...]   struct famfs_fmap_simple_ext (an extent or a strip)
+ *   ilv[:K=V,...]   struct famfs_fmap_interleaved_ext
+ *   raw:HEX         these bytes
+ *   cut:N           drop the last N bytes written so far
+ * and any record or raw token may end in *COUNT to be written COUNT times.
+ */
+struct field {
+	const char *key;
+	unsigned int width;	/* bytes on the wire */
+	__u64 def;
+};
+
+#define MIB_2 (2ULL << 20)
+
+static const struct field hdr_fields[] = {
+	{ "type", 1, FAMFS_FILE_REG }, { "res", 1, 0 },
+	{ "ver", 2, FAMFS_FMAP_VERSION }, { "ext", 4, FAMFS_EXT_SIMPLE },
+	{ "n", 4, 1 }, { "res0", 4, 0 }, { "size", 8, MIB_2 }, { "res1", 8, 0 },
+	{ NULL },
+};
+
+static const struct field ext_fields[] = {
+	{ "dev", 4, 0 }, { "res", 4, 0 }, { "off", 8, 0 }, { "len", 8, MIB_2 },
+	{ NULL },
+};
+
+static const struct field ilv_fields[] = {
+	{ "strips", 4, 2 }, { "chunk", 4, MIB_2 }, { "nbytes", 8, 2 * MIB_2 },
+	{ "res", 8, 0 },
+	{ NULL },
+};
+
+static void put_bytes(struct bytes *b, const void *p, size_t n)
+{
+	b->data = xrealloc(b->data, b->len + n, 1);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+/* One record: the fields of @f at their defaults, then @kv (K=V,...) applied. */
+static void put_record(const struct parser *p, struct bytes *b, const struct field *f,
+		       char *kv)
+{
+	unsigned char rec[32], *w = rec;
+	__u64 v[8];
+	char *save, *t, *eq;
+	int i, n;
+
+	for (n = 0; f[n].key; n++)
+		v[n] = f[n].def;
+	for (t = kv ? strtok_r(kv, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+		eq = strchr(t, '=');
+		if (eq)
+			*eq = 0;
+		for (i = 0; i < n && strcmp(f[i].key, t); i++)
+			;
+		if (!eq || i == n)
+			bad_manifest(p, "fmap-fields: want KEY=VALUE, a known KEY, not '%s'",
+				     t);
+		v[i] = need_u64(p, eq + 1, f[i].key,
+				f[i].width == 8 ? ULLONG_MAX : (1ULL << (8 * f[i].width)) - 1);
+	}
+	for (i = 0; i < n; i++) {
+		if (f[i].width == 1)
+			*w++ = v[i];
+		else if (f[i].width == 2)
+			w = put_le16(w, v[i]);
+		else if (f[i].width == 4)
+			w = put_le32(w, v[i]);
+		else
+			w = put_le64(w, v[i]);
+	}
+	put_bytes(b, rec, w - rec);
+}
+
+static void fmap_fields(const struct parser *p, struct bytes *b, char **tok, int ntok)
+{
+	struct bytes raw;
+	char *star, *arg, *copy;
+	__u64 count, cut, k;
+	int i;
+
+	b->data = NULL;
+	b->len = 0;
+	for (i = 0; i < ntok; i++) {
+		count = 1;
+		star = strrchr(tok[i], '*');
+		if (star) {
+			*star = 0;
+			count = need_u64(p, star + 1, "repeat count", 1 << 24);
+			if (!count)
+				bad_manifest(p, "fmap-fields: repeat count 0");
+		}
+		arg = strchr(tok[i], ':');
+		if (arg)
+			*arg++ = 0;
+		if (!strcmp(tok[i], "cut")) {
+			if (!arg || star)
+				bad_manifest(p, "fmap-fields: want cut:N");
+			cut = need_u64(p, arg, "cut (bytes so far)", b->len);
+			b->len -= cut;
+			continue;
+		}
+		if (!strcmp(tok[i], "raw")) {
+			if (!arg || decode_hex(arg, strlen(arg), &raw))
+				bad_manifest(p, "fmap-fields: bad raw:HEX");
+			for (k = 0; k < count; k++)
+				put_bytes(b, raw.data, raw.len);
+			free(raw.data);
+			continue;
+		}
+		for (k = 0; k < count; k++) {
+			/* put_record() tokenizes its argument: give it a copy */
+			copy = arg ? xstrdup(arg) : NULL;
+			if (!strcmp(tok[i], "hdr"))
+				put_record(p, b, hdr_fields, copy);
+			else if (!strcmp(tok[i], "ext"))
+				put_record(p, b, ext_fields, copy);
+			else if (!strcmp(tok[i], "ilv"))
+				put_record(p, b, ilv_fields, copy);
+			else
+				bad_manifest(p, "fmap-fields: unknown record '%s'", tok[i]);
+			free(copy);
+		}
+	}
+}
+
 static struct famfs_file *need_file(const struct parser *p, struct server *s, const char *name)
 {
 	struct famfs_file *f = find_file(s, name);
@@ -699,7 +831,7 @@ static void set_errno(const struct parser *p, struct override *o, const char *sp
 
 static const char * const directives[] = {
 	"daxdev", "daxdev-reply", "daxdev-errno", "fmap-reply", "fmap-errno", "fmap-announce",
-	"fmap-stall", "daxdev-stall",
+	"fmap-stall", "daxdev-stall", "fmap-fields",
 };
 
 static void parse_line(const struct parser *p, struct server *s, char **tok, int ntok)
@@ -724,6 +856,16 @@ static void parse_line(const struct parser *p, struct server *s, char **tok, int
 		for (i = 3; i < ntok; i++)
 			tok[i - 1][strlen(tok[i - 1])] = ' ';
 		ntok = 3;
+	}
+	if (!strcmp(d, "fmap-fields")) {
+		if (ntok < 2)
+			bad_manifest(p, "want: fmap-fields NAME TOKEN...");
+		f = need_file(p, s, tok[1]);
+		if (f->ovr.has_reply)
+			bad_manifest(p, "reply given twice");
+		fmap_fields(p, &f->ovr.reply, tok + 2, ntok - 2);
+		f->ovr.has_reply = true;
+		return;
 	}
 	if (!strcmp(d, "fmap-stall") || !strcmp(d, "daxdev-stall")) {
 		if (ntok != 2)
