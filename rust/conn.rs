@@ -199,10 +199,10 @@ impl Conn {
     ) -> Result<&'a CStr> {
         let n = inode.get_daxdev(index, reply).inspect_err(|e| {
             crate::warn_rl!(
-                "inode {}: GET_DAXDEV {} failed: {:?}",
+                "inode {}: GET_DAXDEV {} failed: error {}",
                 inode.ino(),
                 index,
-                e
+                e.to_errno()
             );
         })?;
         parse_daxdev_reply(&reply[..n], index).map_err(|why| {
@@ -333,6 +333,11 @@ pub(crate) fn parse_daxdev_reply(
         .ok_or("name not NUL-terminated")?;
     if nul == 0 {
         return Err("empty name");
+    }
+    // A relative path would name a different file for every opener's
+    // working directory.
+    if name[0] != b'/' {
+        return Err("name is not an absolute path");
     }
     CStr::from_bytes_with_nul(&name[..=nul]).map_err(|_| "bad name")
 }

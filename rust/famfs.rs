@@ -105,7 +105,7 @@ fn fetch_fmap(inode: &FmapInode) -> Result<KFmap> {
         to_kernel_error(&e)
     };
     let sent = |e: Error| {
-        warn_rl!("inode {}: GET_FMAP failed: {:?}", ino, e);
+        warn_rl!("inode {}: GET_FMAP failed: error {}", ino, e.to_errno());
         e
     };
     let mut first = KVVec::from_elem(0u8, fmap::FIRST_SIZE, GFP_KERNEL)?;
@@ -289,7 +289,8 @@ mod tests {
         let ok = daxdev_reply(3, b"/dev/dax1.0");
         let name = conn::parse_daxdev_reply(&ok, 3).expect("valid reply");
         assert_eq!(name.to_bytes(), b"/dev/dax1.0");
-        // Another index, a short reply, a reserved field, no NUL, no name.
+        // Another index, a short reply, a reserved field, no NUL, no name,
+        // a relative path.
         assert!(conn::parse_daxdev_reply(&ok, 4).is_err());
         assert!(conn::parse_daxdev_reply(&ok[..279], 3).is_err());
         let mut r = ok;
@@ -298,6 +299,8 @@ mod tests {
         let r = daxdev_reply(3, &[b'x'; 256]);
         assert!(conn::parse_daxdev_reply(&r, 3).is_err());
         let r = daxdev_reply(3, b"");
+        assert!(conn::parse_daxdev_reply(&r, 3).is_err());
+        let r = daxdev_reply(3, b"dax1.0");
         assert!(conn::parse_daxdev_reply(&r, 3).is_err());
     }
 
