@@ -62,7 +62,10 @@ int famfs_rs_daxdev_open(const char *path, void *holder,
 	if (rc)
 		return rc;
 
-	/* Any dev_t gets a dax_device here; fs_dax_get() tells real ones. */
+	/*
+	 * NULL for any dev_t but a device-dax instance's (patches/0003: in
+	 * plain 7.3 this would create a bogus dax_device for /dev/null).
+	 */
 	dax_dev = dax_dev_get(devt);
 	if (!dax_dev)
 		return -ENODEV;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -429,6 +430,57 @@ static inline int famfs_server_run(const char *const *args, unsigned char *out, 
 	if (waitpid(pid, &st, 0) != pid)
 		return -errno;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -EINTR;
+}
+
+static inline const char *famfs_basename(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/* The driver a dax device is bound to ("" if none). */
+static inline void famfs_dax_driver(const char *dax, char *out, size_t size)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	const char *base;
+	size_t len;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/driver", dax);
+	n = readlink(path, link, sizeof(link) - 1);
+	out[0] = 0;
+	if (n > 0 && size > 0) {
+		link[n] = 0;
+		base = famfs_basename(link);
+		len = strlen(base) < size - 1 ? strlen(base) : size - 1;
+		memcpy(out, base, len);
+		out[len] = 0;
+	}
+}
+
+/* Move a dax device from fsdev_dax to device_dax (raw mmap) or back. */
+static inline int famfs_dax_rebind(const char *dax, bool to_raw)
+{
+	char drv[64];
+	int rc;
+
+	famfs_dax_driver(dax, drv, sizeof(drv));
+	if (to_raw) {
+		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", dax);
+		if (!strcmp(drv, "fsdev_dax")) {
+			rc = famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/unbind", dax);
+			if (rc)
+				return rc;
+		}
+		return famfs_write_str("/sys/bus/dax/drivers/device_dax/bind", dax);
+	}
+	if (!strcmp(drv, "device_dax")) {
+		rc = famfs_write_str("/sys/bus/dax/drivers/device_dax/unbind", dax);
+		if (rc)
+			return rc;
+	}
+	return famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dax);
 }
 
 #endif /* FAMFS_TEST_H */

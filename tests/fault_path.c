@@ -114,45 +114,6 @@ static bool negotiated(const struct famfs_mount *m)
 	       FAMFS_INIT_DAX_FMAP;
 }
 
-/* The driver a dax device is bound to ("" if none). */
-static void dax_driver(const char *dax, char *out, size_t size)
-{
-	char path[PATH_MAX], link[PATH_MAX];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/driver", dax);
-	n = readlink(path, link, sizeof(link) - 1);
-	out[0] = 0;
-	if (n > 0) {
-		link[n] = 0;
-		snprintf(out, size, "%s", basename(link));
-	}
-}
-
-/* Move a dax device from fsdev_dax to device_dax (raw mmap) or back. */
-static int dax_rebind(const char *dax, bool to_raw)
-{
-	char drv[64];
-	int rc;
-
-	dax_driver(dax, drv, sizeof(drv));
-	if (to_raw) {
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", dax);
-		if (!strcmp(drv, "fsdev_dax")) {
-			rc = famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/unbind", dax);
-			if (rc)
-				return rc;
-		}
-		return famfs_write_str("/sys/bus/dax/drivers/device_dax/bind", dax);
-	}
-	if (!strcmp(drv, "device_dax")) {
-		rc = famfs_write_str("/sys/bus/dax/drivers/device_dax/unbind", dax);
-		if (rc)
-			return rc;
-	}
-	return famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dax);
-}
-
 /* Read the 8-byte word at doff of a device_dax device through a raw mapping. */
 struct rawmap {
 	int fd;
@@ -601,8 +562,8 @@ TEST(writes_land_where_the_fmap_says)
 	famfs_mount_stop(&m, NULL);
 
 	for (dev = 0; dev < NDEVS; dev++)
-		ASSERT_EQ(0, dax_rebind(daxdevs[dev], true)) TH_LOG("daxdev %d to device_dax",
-								    dev);
+		ASSERT_EQ(0, famfs_dax_rebind(daxdevs[dev], true))
+			TH_LOG("daxdev %d to device_dax", dev);
 	for (i = 0; i < NLAYOUTS; i++) {
 		const struct layout *l = &layouts[i];
 
@@ -626,8 +587,8 @@ TEST(writes_land_where_the_fmap_says)
 	for (dev = 0; dev < NDEVS; dev++)
 		rawmap_close(&raw[dev]);
 	for (dev = 0; dev < NDEVS; dev++) {
-		EXPECT_EQ(0, dax_rebind(daxdevs[dev], false));
-		dax_driver(daxdevs[dev], drv, sizeof(drv));
+		EXPECT_EQ(0, famfs_dax_rebind(daxdevs[dev], false));
+		famfs_dax_driver(daxdevs[dev], drv, sizeof(drv));
 		EXPECT_STREQ("fsdev_dax", drv);
 	}
 	TH_LOG("%d words checked on the raw devices", checked);
