@@ -60,6 +60,12 @@ trap 'rm -rf "$work"' EXIT
 
 append="console=ttyS0 memmap=2G!4G panic=-1 oops=panic loglevel=7"
 if [ "${FAMFS_DEBUG:-0}" = 1 ]; then
+	# The debug arguments on a kernel without the debug options would
+	# pass for a debug run: refuse (the config sits next to the image).
+	if ! grep -qx CONFIG_DEBUG_KMEMLEAK=y "$KDIR/.config" 2>/dev/null; then
+		echo "vm: FAMFS_DEBUG=1 but $KERNEL is not the debug kernel" >&2
+		exit 1
+	fi
 	append="$append slub_debug=FZPU kfence.sample_interval=10 kmemleak=on"
 fi
 append="$append ${VM_APPEND:-}"

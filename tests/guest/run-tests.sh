@@ -74,6 +74,9 @@ if rmmod famfs_rs; then res ok "rmmod famfs_rs at the end"; else res FAIL "rmmod
 # Debug kernel: a kmemleak scan after everything (objects must be older
 # than kmemleak's minimum age, hence the wait); any report fails the run.
 kml=/sys/kernel/debug/kmemleak
+if grep -q kmemleak=on /proc/cmdline && [ ! -w "$kml" ]; then
+	res FAIL "kmemleak=on, but no $kml: not the debug kernel"
+fi
 if [ -w "$kml" ]; then
 	sleep 6
 	echo scan >"$kml"
