@@ -6,7 +6,8 @@
 #   make check   every test: host checks, module lints, KUnit, kselftests
 #
 # Other targets: toolchain, kernel, module, clippy, tests, host-check,
-# vm-check, check-debug (the debug kernel), clean. KDIR=/path/to/built/tree
+# vm-check, check-debug (the debug kernel), bench (the fault-path
+# benchmark, Documentation/benchmark.rst), clean. KDIR=/path/to/built/tree
 # uses your own kernel instead of the cached Debian 7.3 one; FAMFS_CACHE
 # moves the cache (default ~/.cache/famfs-rs); FAMFS_DEBUG=1 selects the
 # debug kernel variant for any target.
@@ -43,7 +44,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) ARCH=x86_64 CONFIG_FAMFS_RS=m \
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_BINS := $(patsubst tests/%.c,tests/out/%,$(TEST_SRCS))
 
-.PHONY: all toolchain kernel module clippy tests host-check vm-check check \
+.PHONY: all toolchain kernel module clippy tests host-check vm-check check bench \
 	check-debug run clean
 
 all: module
@@ -64,6 +65,7 @@ clippy: kernel
 	@scripts/build-module.sh
 
 SERVER_BIN := tests/out/server/famfs_server
+BENCH_BIN := tests/out/bench/famfs_bench
 PEEK_BIN := tests/out/server/famfs_peek
 
 tests: $(TEST_BINS) $(SERVER_BIN) $(PEEK_BIN)
@@ -111,6 +113,15 @@ check-debug: toolchain
 
 run: clippy tests
 	@scripts/demo.sh
+
+# The fault-path benchmark in the VM (FAMFS_BENCH_REPS, default 11).
+bench: clippy tests $(BENCH_BIN)
+	@scripts/bench.sh
+
+$(BENCH_BIN): tests/bench/famfs_bench.c tests/famfs_test.h tests/server/famfs_server.h
+	@mkdir -p tests/out/bench
+	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Itests -Iinclude/uapi \
+		-o $@ $<
 
 clean:
 	-$(KMAKE) clean

@@ -183,12 +183,35 @@ impl FmapProvider for Famfs {
     }
 }
 
+/// `/sys/kernel/debug/famfs_rs` (the benchmark's iomap_begin timing),
+/// removed on drop.
+struct Debugfs;
+
+impl Debugfs {
+    fn new() -> Self {
+        // SAFETY: called once, at module init; undone in `drop`.
+        unsafe { ffi::famfs_rs_debugfs_init() };
+        Debugfs
+    }
+}
+
+impl Drop for Debugfs {
+    fn drop(&mut self) {
+        // SAFETY: `famfs_rs_debugfs_init` ran in `new`.
+        unsafe { ffi::famfs_rs_debugfs_exit() };
+    }
+}
+
 struct FamfsRs {
+    // Dropped in order: unregister first, so no iomap_begin runs once the
+    // timing files are gone.
     _registration: Registration<Famfs>,
+    _debugfs: Debugfs,
 }
 
 impl kernel::Module for FamfsRs {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let debugfs = Debugfs::new();
         let registration = Registration::new(module)?;
         pr_info!(
             "famfs_rs {} loaded (fmap version {}, up to {} daxdevs per connection)\n",
@@ -198,6 +221,7 @@ impl kernel::Module for FamfsRs {
         );
         Ok(FamfsRs {
             _registration: registration,
+            _debugfs: debugfs,
         })
     }
 }

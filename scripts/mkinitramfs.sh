@@ -39,5 +39,19 @@ fi
 if [ -d "$top/tests/manifests" ]; then
 	cp -R "$top/tests/manifests/." "$root/famfs/manifests/"
 fi
+# the benchmark (FAMFS_BENCH=1): its program, and mke2fs for ext4 -o dax
+if [ "${FAMFS_BENCH:-0}" = 1 ]; then
+	if [ -d "$top/tests/out/bench" ]; then
+		find "$top/tests/out/bench" -maxdepth 1 -type f -perm -u+x \
+			-exec cp {} "$root/famfs/bin/" \;
+	fi
+	mke2fs=$(command -v mke2fs || echo /sbin/mke2fs)
+	cp "$mke2fs" "$root/sbin/mke2fs"
+	cp /etc/mke2fs.conf "$root/famfs/mke2fs.conf" 2>/dev/null || true
+	for lib in $(ldd "$mke2fs" | awk '/=>/ { print $3 } /^\t\/lib/ { print $1 }'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+fi
 cp "$cmdfile" "$root/famfs/cmd"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out"

@@ -15,7 +15,8 @@
 # panic, hung task, kmemleak report).
 #
 # Environment: KERNEL=bzImage or KDIR=build-tree to override the kernel;
-# FAMFS_DEBUG=1 for the debug kernel; VM_APPEND for extra kernel arguments.
+# FAMFS_DEBUG=1 for the debug kernel; VM_APPEND for extra kernel arguments;
+# VM_BENCH=1 for the benchmark's extra devices (see BENCH_MIB).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,17 +47,43 @@ PMEM0_BYTES=$((2 << 30))
 NVDIMM_BYTES=$((1 << 30))
 NVDIMM2_BYTES=$((512 << 20))
 CXL_BYTES=$((512 << 20))
+# VM_BENCH=1 (make bench) adds five NVDIMMs for tests/bench/famfs_bench.c,
+# each of its own size so the guest tells them apart (a namespace is its
+# daxdev plus 2 MiB): B1 famfs files, B2 the second interleave strip, B3
+# raw device_dax with 2 MiB alignment (PMD floor), B4 raw device_dax with
+# 4 KiB alignment (PTE floor), B5 fsdax pmem for ext4 -o dax.
+BENCH_MIB=(6146 1026 1028 1030 1536)
+BENCH_MODES=(fsdev2m fsdev2m devdax2m devdax4k fsdax)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/famfs-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 [ -n "$log" ] || log=$work/console.log
 
+bench_dev=()
+ns_modes=
+if [ "${VM_BENCH:-0}" = 1 ]; then
+	# Backed by tmpfs (/dev/shm) when there is one: on a disk file system the
+	# host's writeback would keep write-protecting the guest's pages, and
+	# every write fault would cost a host fault too.
+	bdir=$work
+	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+		bdir=$(mktemp -d /dev/shm/famfs-bench.XXXXXX)
+		trap 'rm -rf "$work" "$bdir"' EXIT
+	fi
+	for i in "${!BENCH_MIB[@]}"; do
+		bench_dev+=(-object "memory-backend-file,id=bmem$i,share=on,mem-path=$bdir/bench$i.raw,size=${BENCH_MIB[$i]}M"
+			-device "nvdimm,id=bnvdimm$i,memdev=bmem$i")
+		ns_modes+="$((BENCH_MIB[i] << 20)):${BENCH_MODES[$i]} "
+	done
+fi
+
 {
 	echo "export FAMFS_PMEM0_BYTES=$PMEM0_BYTES FAMFS_NVDIMM_BYTES=$NVDIMM_BYTES" \
 		"FAMFS_NVDIMM2_BYTES=$NVDIMM2_BYTES FAMFS_CXL_BYTES=$CXL_BYTES"
+	echo "export FAMFS_NS_MODES='$ns_modes'"
 	echo "$*"
 } >"$work/cmd"
-"$here/mkinitramfs.sh" "$work/initramfs.cpio.gz" "$work/cmd"
+FAMFS_BENCH=${VM_BENCH:-0} "$here/mkinitramfs.sh" "$work/initramfs.cpio.gz" "$work/cmd"
 
 append="console=ttyS0 memmap=2G!4G panic=-1 oops=panic loglevel=7"
 if [ "${FAMFS_DEBUG:-0}" = 1 ]; then
@@ -71,7 +98,7 @@ fi
 append="$append ${VM_APPEND:-}"
 
 qemu=(qemu-system-x86_64 -accel tcg -smp 2 -nographic -no-reboot
-	-M q35,cxl=on,nvdimm=on -m 4G,slots=4,maxmem=16G
+	-M q35,cxl=on,nvdimm=on -m 4G,slots=8,maxmem=24G
 	-kernel "$KERNEL" -initrd "$work/initramfs.cpio.gz" -append "$append"
 	-object "memory-backend-file,id=nvmem0,share=on,mem-path=$work/nvdimm0.raw,size=$NVDIMM_BYTES"
 	-device nvdimm,id=nvdimm0,memdev=nvmem0
@@ -82,7 +109,8 @@ qemu=(qemu-system-x86_64 -accel tcg -smp 2 -nographic -no-reboot
 	-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1
 	-device cxl-rp,port=0,bus=cxl.1,id=root_port13,chassis=0,slot=2
 	-device cxl-type3,bus=root_port13,memdev=cxl-mem0,lsa=cxl-lsa0,id=cxl-pmem0
-	-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G)
+	-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G
+	"${bench_dev[@]}")
 
 t0=$SECONDS
 set +e

@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * famfs_bench - the fault path of famfs-rs against the raw device and
+ * ext4 -o dax, side by side in one VM run (make bench, scripts/bench.sh).
+ *
+ *   famfs_bench [-r REPS]
+ *
+ * Runs in the VM that scripts/vm.sh boots with VM_BENCH=1, after
+ * tests/guest/bench.sh set up ext4 and loaded famfs_rs. The devices come
+ * from /tmp/famfs-devices (tests/guest/setup-devices.sh), told apart by
+ * size; all are emulated NVDIMMs backed the same way:
+ *
+ *   B1  6 GiB fsdev_dax     famfs: the 1-extent file, the 2048-extent file,
+ *                           strip 0 of the interleaved file
+ *   B2  1 GiB fsdev_dax     famfs: strip 1, the open() benchmark's files
+ *   R2M 1 GiB device_dax    the raw device, 2 MiB alignment (PMD floor)
+ *   R4K 1 GiB device_dax    the raw device, 4 KiB alignment (PTE floor)
+ *   ext4 on /mnt/ext4       ext4 -o dax on an fsdax pmem namespace
+ *
+ * Every path maps a 1 GiB window (the file's first GiB; the 2048-extent
+ * file is 4 GiB). Per repetition (the first, a warm-up, is not counted)
+ * and path, each fault pattern maps the window afresh, touches it, and
+ * unmaps it: PTE faults on NPTE 4 KiB pages (sequential from the start,
+ * or random distinct pages of the window) with MADV_NOHUGEPAGE, PMD faults
+ * on all 512 2 MiB blocks (in order, or shuffled) with MADV_HUGEPAGE;
+ * loads (read faults) or stores (write faults). The minor-fault count of
+ * every pass is checked: one per page, or one per block for PMD faults
+ * (a path that falls back to PTE faults is reported, not hidden).
+ * read()/write() through the file (dax_iomap_rw) in 1 MiB calls, against
+ * memcpy() from and to a populated raw mapping. open() of a file never
+ * opened on this connection, of one opened before, and on a plain fuse
+ * mount. Then the module's own time: with iomap timing on
+ * (/sys/kernel/debug/famfs_rs), ns per iomap_begin call against the cost
+ * per fault of the same pass.
+ *
+ * Output: a table of medians and their ratio to the raw device, and one
+ * line per figure for scripts: "bench: path=P op=O unit=U median=M min=A
+ * max=B ratio_raw=X reps=N [minflt=F]".
+ */
+#include <getopt.h>
+#include <sys/resource.h>
+#include "../famfs_test.h"
+
+#define GIB BIT_ULL(30)
+#define MIB BIT_ULL(20)
+#define PMD_SIZE_ (2 * MIB)
+#define PAGE 4096ULL
+#define WINDOW GIB
+#define NPTE 8192
+#define NPMD ((int)(WINDOW / PMD_SIZE_))
+#define PMD_PASSES 4
+#define MANY_EXTENTS 2048
+#define RW_BYTES (256 * MIB)
+#define RW_CHUNK MIB
+#define NOPEN 128
+#define MAX_REPS 64
+#define EXT4_DIR "/mnt/ext4"
+#define DBG "/sys/kernel/debug/famfs_rs"
+
+enum { P_RAW, P_FAMFS1, P_FAMFS_MANY, P_FAMFS_ILV, P_EXT4, NPATHS };
+static const char * const path_names[NPATHS] = {
+	"raw-devdax", "famfs-1ext", "famfs-2048ext", "famfs-ilv2", "ext4-dax",
+};
+
+enum {
+	O_PTE_RSEQ, O_PTE_RRND, O_PTE_WSEQ, O_PTE_WRND,
+	O_PMD_RSEQ, O_PMD_RRND, O_PMD_WSEQ, O_PMD_WRND,
+	O_READ, O_WRITE, NOPS
+};
+
+static const char * const op_names[NOPS] = {
+	"pte-read-seq", "pte-read-rand", "pte-write-seq", "pte-write-rand",
+	"pmd-read-seq", "pmd-read-rand", "pmd-write-seq", "pmd-write-rand",
+	"read-MiB/s", "write-MiB/s",
+};
+
+struct sample {
+	double v[MAX_REPS];
+	int n;
+	long long minflt;	/* of the last pass */
+};
+
+static struct sample res[NPATHS][NOPS];
+static int reps = 11;
+static FILE *out;
+
+static char b1[32], b2[32], r2m[32], r4k[32];
+static struct famfs_mount fam;
+static int fds[NPATHS], raw2m_fd, raw4k_fd;
+static unsigned int pte_seq[NPTE], pte_rnd[NPTE], pmd_seq[NPMD], pmd_rnd[NPMD];
+static unsigned char *rwbuf;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "famfs_bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static double now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static long long minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+static unsigned long long rnd_state = 0x9e3779b97f4a7c15ULL;
+
+static unsigned long long rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static void shuffle(unsigned int *a, int n)
+{
+	int i, j;
+	unsigned int t;
+
+	for (i = n - 1; i > 0; i--) {
+		j = rnd() % (i + 1);
+		t = a[i];
+		a[i] = a[j];
+		a[j] = t;
+	}
+}
+
+/* Device names by size, from tests/guest/setup-devices.sh. */
+static void find_devices(void)
+{
+	char kind[16], name[32], line[256];
+	unsigned long long size, align;
+	FILE *f = fopen(FAMFS_DEVICES, "r");
+
+	if (!f)
+		die(FAMFS_DEVICES);
+	while (fgets(line, sizeof(line), f)) {
+		align = 0;
+		if (sscanf(line, "%15s %31s %llu %*s %*s %*s %llu", kind, name, &size, &align) < 3)
+			continue;
+		if (!strcmp(kind, "pmem") && size == 6 * GIB)
+			snprintf(b1, sizeof(b1), "%s", name);
+		else if (!strcmp(kind, "pmem") && size == GIB)
+			snprintf(b2, sizeof(b2), "%s", name);
+		else if (!strcmp(kind, "raw") && align == PMD_SIZE_)
+			snprintf(r2m, sizeof(r2m), "%s", name);
+		else if (!strcmp(kind, "raw") && align == PAGE)
+			snprintf(r4k, sizeof(r4k), "%s", name);
+	}
+	fclose(f);
+	if (!b1[0] || !b2[0] || !r2m[0] || !r4k[0]) {
+		fprintf(stderr, "famfs_bench: missing devices: B1 '%s' B2 '%s' R2M '%s' R4K '%s'\n",
+			b1, b2, r2m, r4k);
+		fprintf(stderr, "famfs_bench: run it under scripts/vm.sh with VM_BENCH=1\n");
+		exit(1);
+	}
+}
+
+/*
+ * One mount for the three famfs files, all live at once (disjoint blocks):
+ *   one      1 GiB, one extent: B1 [0, 1 GiB)
+ *   ilv      1 GiB, 2 strips of 512 MiB in 2 MiB chunks: B1 [1, 1.5 GiB), B2 [0, 512 MiB)
+ *   many     4 GiB, 2048 extents of 2 MiB, B1 [2, 6 GiB) in a scattered order
+ *   o000..   NOPEN files of 2 MiB for open(): B2 [512 MiB, ...)
+ */
+static void write_manifest(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	int i;
+
+	if (!f)
+		die(path);
+	fprintf(f, "daxdev 0 /dev/%s\ndaxdev 1 /dev/%s\n", b1, b2);
+	fprintf(f, "file one 1G simple 0:0:1G\n");
+	fprintf(f, "file ilv 1G interleave 2M 1G 0:1G:512M 1:0:512M\n");
+	fprintf(f, "file many 4G simple");
+	/* extent k at block (k * 1237) mod 2048: odd, so a permutation */
+	for (i = 0; i < MANY_EXTENTS; i++)
+		fprintf(f, " 0:%lluM:2M", 2048 + 2ULL * ((i * 1237ULL) % MANY_EXTENTS));
+	fprintf(f, "\n");
+	for (i = 0; i < NOPEN; i++)
+		fprintf(f, "file o%03d 2M simple 1:%lluM:2M\n", i, 512 + 2ULL * i);
+	if (fclose(f))
+		die(path);
+}
+
+static int open_in(const struct famfs_mount *m, const char *name, int flags)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", m->mnt, name);
+	return open(p, flags);
+}
+
+/* An mmap of the window at a 2 MiB-aligned address. */
+static unsigned char *map_window(int fd, bool huge)
+{
+	unsigned char *p, *a;
+
+	p = mmap(NULL, WINDOW + PMD_SIZE_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap reserve");
+	a = (unsigned char *)(((unsigned long)p + PMD_SIZE_ - 1) & ~(PMD_SIZE_ - 1));
+	munmap(p, a - p);
+	munmap(a + WINDOW, p + WINDOW + PMD_SIZE_ - (a + WINDOW));
+	p = mmap(a, WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap window");
+	if (madvise(p, WINDOW, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) && errno != EINVAL)
+		die("madvise");
+	return p;
+}
+
+static unsigned long long sink;
+static double fault_window(int fd, int op, long long *faults);
+
+/* Loads and stores the compiler must keep, one per page touched. */
+static inline unsigned long long touch_load(unsigned char *p)
+{
+	return __atomic_load_n((unsigned long long *)p, __ATOMIC_RELAXED);
+}
+
+static inline void touch_store(unsigned char *p, unsigned long long v)
+{
+	__atomic_store_n((unsigned long long *)p, v, __ATOMIC_RELAXED);
+}
+
+/*
+ * One fault pass: ns per fault; *faults the minor faults it took. A PMD
+ * pass maps and touches the window PMD_PASSES times, so that it times
+ * as many faults as it takes to even out timer ticks.
+ */
+static double fault_pass(int fd, int op, long long *faults)
+{
+	double t = 0;
+	long long f;
+	int i, n = op >= O_PMD_RSEQ ? PMD_PASSES : 1;
+
+	*faults = 0;
+	for (i = 0; i < n; i++) {
+		t += fault_window(fd, op, &f);
+		*faults += f;
+	}
+	*faults /= n;
+	return t / n;
+}
+
+/* Map the window, touch it as @op says, unmap: ns per fault. */
+static double fault_window(int fd, int op, long long *faults)
+{
+	bool pmd = op >= O_PMD_RSEQ;
+	bool write = op == O_PTE_WSEQ || op == O_PTE_WRND || op == O_PMD_WSEQ ||
+		     op == O_PMD_WRND;
+	bool rand = op == O_PTE_RRND || op == O_PTE_WRND || op == O_PMD_RRND ||
+		    op == O_PMD_WRND;
+	const unsigned int *idx = pmd ? (rand ? pmd_rnd : pmd_seq) : (rand ? pte_rnd : pte_seq);
+	unsigned long long step = pmd ? PMD_SIZE_ : PAGE, acc = 0;
+	int n = pmd ? NPMD : NPTE, i;
+	unsigned char *p = map_window(fd, pmd);
+	long long f0 = minflt();
+	double t0 = now_ns(), t;
+
+	if (write)
+		for (i = 0; i < n; i++)
+			touch_store(p + idx[i] * step, i);
+	else
+		for (i = 0; i < n; i++)
+			acc += touch_load(p + idx[i] * step);
+	t = now_ns() - t0;
+	*faults = minflt() - f0;
+	__atomic_store_n(&sink, acc, __ATOMIC_RELAXED);
+	munmap(p, WINDOW);
+	return t / n;
+}
+
+/* read() or write() of RW_BYTES in RW_CHUNK calls: MiB/s. */
+static double rw_pass(int fd, bool write)
+{
+	unsigned long long off;
+	double t0 = now_ns();
+	ssize_t n;
+
+	for (off = 0; off < RW_BYTES; off += RW_CHUNK) {
+		n = write ? pwrite(fd, rwbuf, RW_CHUNK, off) : pread(fd, rwbuf, RW_CHUNK, off);
+		if (n != (ssize_t)RW_CHUNK)
+			die(write ? "pwrite" : "pread");
+	}
+	return RW_BYTES / MIB / ((now_ns() - t0) / 1e9);
+}
+
+/* The raw floor of read()/write(): memcpy from/to a populated mapping. */
+static double raw_copy_pass(unsigned char *map, bool write)
+{
+	unsigned long long off;
+	double t0 = now_ns();
+
+	for (off = 0; off < RW_BYTES; off += RW_CHUNK) {
+		if (write)
+			memcpy(map + off, rwbuf, RW_CHUNK);
+		else
+			memcpy(rwbuf, map + off, RW_CHUNK);
+	}
+	__atomic_store_n(&sink, rwbuf[17] + map[RW_BYTES - 1], __ATOMIC_RELAXED);
+	return RW_BYTES / MIB / ((now_ns() - t0) / 1e9);
+}
+
+static void record(int path, int op, double v, long long faults, bool counted)
+{
+	struct sample *s = &res[path][op];
+
+	if (!counted || s->n >= MAX_REPS)
+		return;
+	s->v[s->n++] = v;
+	s->minflt = faults;
+}
+
+static int by_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const struct sample *s, double *lo, double *hi)
+{
+	double v[MAX_REPS];
+
+	memcpy(v, s->v, s->n * sizeof(v[0]));
+	qsort(v, s->n, sizeof(v[0]), by_double);
+	*lo = v[0];
+	*hi = v[s->n - 1];
+	return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+}
+
+static int raw_fd_for(int op)
+{
+	return op >= O_PMD_RSEQ ? raw2m_fd : raw4k_fd;
+}
+
+/*
+ * One repetition of every fault pattern on every path: the paths back to
+ * back for each pattern, starting with a different path each round, so
+ * that drift in the emulator's speed neither separates the figures being
+ * compared nor favours one path.
+ */
+static void fault_round(int round, bool counted)
+{
+	long long faults;
+	int k, path, op, fd;
+	double v;
+
+	for (op = 0; op < O_READ; op++) {
+		for (k = 0; k < NPATHS; k++) {
+			path = (round + k) % NPATHS;
+			fd = path == P_RAW ? raw_fd_for(op) : fds[path];
+			v = fault_pass(fd, op, &faults);
+			record(path, op, v, faults, counted);
+		}
+	}
+}
+
+static void rw_round(bool counted, unsigned char *raw_map)
+{
+	int path;
+
+	for (path = 0; path < NPATHS; path++) {
+		if (path == P_RAW) {
+			record(path, O_READ, raw_copy_pass(raw_map, false), 0, counted);
+			record(path, O_WRITE, raw_copy_pass(raw_map, true), 0, counted);
+			continue;
+		}
+		record(path, O_READ, rw_pass(fds[path], false), 0, counted);
+		record(path, O_WRITE, rw_pass(fds[path], true), 0, counted);
+	}
+}
+
+static void print_table(bool use_min)
+{
+	double m[NPATHS], lo, hi, raw;
+	int path, op;
+
+	fprintf(out, "\n%s of %d, ns per fault (MiB/s for read/write), ratio to raw:\n",
+		use_min ? "minimum" : "median", reps);
+	fprintf(out, "%-15s", "op");
+	for (path = 0; path < NPATHS; path++)
+		fprintf(out, " %20s", path_names[path]);
+	fprintf(out, "\n");
+	for (op = 0; op < NOPS; op++) {
+		fprintf(out, "%-15s", op_names[op]);
+		for (path = 0; path < NPATHS; path++) {
+			m[path] = median(&res[path][op], &lo, &hi);
+			/* the best case of a rate is its maximum */
+			if (use_min)
+				m[path] = op >= O_READ ? hi : lo;
+		}
+		raw = m[P_RAW];
+		for (path = 0; path < NPATHS; path++) {
+			char cell[32];
+
+			snprintf(cell, sizeof(cell), "%.0f (%.2fx)", m[path], m[path] / raw);
+			fprintf(out, " %20s", cell);
+		}
+		fprintf(out, "\n");
+	}
+}
+
+static void print_lines(void)
+{
+	double lo, hi, raw;
+	int path, op;
+
+	fprintf(out, "\n");
+	for (op = 0; op < NOPS; op++) {
+		raw = median(&res[P_RAW][op], &lo, &hi);
+		for (path = 0; path < NPATHS; path++) {
+			const struct sample *s = &res[path][op];
+			double med = median(s, &lo, &hi);
+
+			fprintf(out, "bench: path=%s op=%s unit=%s", path_names[path],
+				op_names[op], op >= O_READ ? "MiB/s" : "ns");
+			fprintf(out, " median=%.1f min=%.1f max=%.1f ratio_raw=%.3f reps=%d",
+				med, lo, hi, med / raw, s->n);
+			if (op < O_READ)
+				fprintf(out, " minflt=%lld expect=%d", s->minflt,
+					op >= O_PMD_RSEQ ? NPMD : NPTE);
+			fprintf(out, "\n");
+		}
+	}
+}
+
+/* open(): first on the connection, first of a new inode, again, plain fuse. */
+static void open_bench(const char *manifest)
+{
+	struct sample first_dev = { 0 }, first = { 0 }, again = { 0 }, plain = { 0 };
+	static const char * const no_fmap[] = { "--no-fmap", NULL };
+	char name[16], p[PATH_MAX];
+	struct famfs_mount m;
+	double t, lo, hi;
+	struct stat sb;
+	int r, i, fd, pass;
+
+	for (r = 0; r <= reps; r++) {
+		for (pass = 0; pass < 2; pass++) {
+			if (famfs_mount_start(&m, manifest, pass ? no_fmap : NULL, true, NULL))
+				die("open bench mount");
+			/* LOOKUPs first: only OPEN (+ GET_FMAP, GET_DAXDEV) is timed */
+			for (i = 0; i < NOPEN; i++) {
+				snprintf(p, sizeof(p), "%s/o%03d", m.mnt, i);
+				if (stat(p, &sb))
+					die("stat");
+			}
+			for (i = 0; i < 2 * NOPEN; i++) {
+				snprintf(name, sizeof(name), "o%03d", i % NOPEN);
+				t = now_ns();
+				fd = open_in(&m, name, O_RDWR);
+				if (fd < 0)
+					die("open");
+				t = now_ns() - t;
+				close(fd);
+				if (!r)
+					continue;
+				if (pass)
+					plain.v[r - 1] += t / (2 * NOPEN);
+				else if (i == 0)
+					first_dev.v[r - 1] = t;
+				else if (i < NOPEN)
+					first.v[r - 1] += t / (NOPEN - 1);
+				else
+					again.v[r - 1] += t / NOPEN;
+			}
+			famfs_mount_stop(&m, NULL);
+		}
+	}
+	first_dev.n = reps;
+	first.n = reps;
+	again.n = reps;
+	plain.n = reps;
+	fprintf(out, "\nopen() in us, median of %d:\n", reps);
+	fprintf(out, "  first of the connection (GET_FMAP, GET_DAXDEV) %8.1f\n",
+		median(&first_dev, &lo, &hi) / 1e3);
+	fprintf(out, "  first of an inode (GET_FMAP)                   %8.1f\n",
+		median(&first, &lo, &hi) / 1e3);
+	fprintf(out, "  again (fmap cached on the inode)               %8.1f\n",
+		median(&again, &lo, &hi) / 1e3);
+	fprintf(out, "  plain fuse file                                %8.1f\n",
+		median(&plain, &lo, &hi) / 1e3);
+	fprintf(out, "bench: path=famfs op=open-first-conn unit=us median=%.2f reps=%d\n",
+		median(&first_dev, &lo, &hi) / 1e3, reps);
+	fprintf(out, "bench: path=famfs op=open-first-inode unit=us median=%.2f reps=%d\n",
+		median(&first, &lo, &hi) / 1e3, reps);
+	fprintf(out, "bench: path=famfs op=open-cached unit=us median=%.2f reps=%d\n",
+		median(&again, &lo, &hi) / 1e3, reps);
+	fprintf(out, "bench: path=fuse op=open-plain unit=us median=%.2f reps=%d\n",
+		median(&plain, &lo, &hi) / 1e3, reps);
+}
+
+/* The module's iomap_begin time against the cost of the faults it served. */
+static void iomap_share(void)
+{
+	static const int ops[] = { O_PTE_RRND, O_PMD_RRND };
+	unsigned long long calls, ns, clock_ns;
+	struct sample share, fault, body;
+	double call, off;
+	char buf[128];
+	long long faults;
+	double lo, hi;
+	int path, k, r;
+
+	fprintf(out, "\niomap_begin, median of %d: ns per call with timing on, less the\n",
+		reps);
+	fprintf(out, "clock's own cost, against ns per fault with timing off (the table):\n");
+	for (path = P_FAMFS1; path <= P_FAMFS_ILV; path++) {
+		for (k = 0; k < 2; k++) {
+			memset(&share, 0, sizeof(share));
+			memset(&fault, 0, sizeof(fault));
+			memset(&body, 0, sizeof(body));
+			/* the fault's cost with timing off, from the table */
+			off = median(&res[path][ops[k]], &lo, &hi);
+			for (r = 0; r < reps; r++) {
+				if (famfs_write_str(DBG "/iomap_stats", "0") ||
+				    famfs_write_str(DBG "/iomap_timing", "1"))
+					die(DBG);
+				fault.v[r] = fault_pass(fds[path], ops[k], &faults);
+				famfs_write_str(DBG "/iomap_timing", "0");
+				if (read_file(DBG "/iomap_stats", buf, sizeof(buf)) < 0 ||
+				    sscanf(buf, "calls %llu ns %llu clock_ns %llu", &calls, &ns,
+					   &clock_ns) != 3 || !calls)
+					die("iomap_stats");
+				call = (double)ns / calls;
+				body.v[r] = call > clock_ns ? call - clock_ns : 0;
+				share.v[r] = 100.0 * body.v[r] / off;
+				fprintf(out, "bench: path=%s op=%s-iomap unit=ns",
+					path_names[path], op_names[ops[k]]);
+				fprintf(out, " per_call=%.1f clock=%llu", call, clock_ns);
+				fprintf(out, " calls=%llu faults=%lld rep=%d\n", calls, faults, r);
+			}
+			share.n = reps;
+			fault.n = reps;
+			body.n = reps;
+			fprintf(out, "  %-14s %-14s %6.0f ns of %6.0f ns/fault: %5.2f%%",
+				path_names[path], op_names[ops[k]], median(&body, &lo, &hi), off,
+				median(&share, &lo, &hi));
+			fprintf(out, " (fault %.0f ns with timing on)\n", median(&fault, &lo, &hi));
+			median(&res[path][ops[k]], &lo, &hi);
+			off = lo;
+			median(&body, &lo, &hi);
+			fprintf(out, "  %-14s %-14s minimum: %6.0f ns of %6.0f ns/fault: %5.2f%%\n",
+				path_names[path], op_names[ops[k]], lo, off, 100.0 * lo / off);
+			fprintf(out, "bench: path=%s op=%s-iomap-share unit=%%",
+				path_names[path], op_names[ops[k]]);
+			fprintf(out, " median=%.3f min=%.3f max=%.3f reps=%d\n",
+				median(&share, &lo, &hi), lo, hi, reps);
+			median(&res[path][ops[k]], &lo, &hi);
+			off = lo;
+			median(&body, &lo, &hi);
+			fprintf(out, "bench: path=%s op=%s-iomap-share-min unit=%% value=%.3f\n",
+				path_names[path], op_names[ops[k]], 100.0 * lo / off);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	char manifest[] = "/tmp/bench.manifest", p[PATH_MAX];
+	unsigned char *raw_map;
+	int c, i, r;
+
+	out = stdout;
+	while ((c = getopt(argc, argv, "r:")) != -1) {
+		if (c == 'r')
+			reps = atoi(optarg);
+		else
+			return 2;
+	}
+	if (reps < 1 || reps >= MAX_REPS)
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	find_devices();
+	fprintf(out, "famfs_bench: B1 %s, B2 %s, raw 2M %s, raw 4K %s, ext4 %s\n",
+		b1, b2, r2m, r4k, EXT4_DIR);
+	fprintf(out, "famfs_bench: %d repetitions after a warm-up\n", reps);
+
+	for (i = 0; i < NPTE; i++)
+		pte_seq[i] = i;
+	for (i = 0; i < NPMD; i++)
+		pmd_seq[i] = i;
+	memcpy(pmd_rnd, pmd_seq, sizeof(pmd_rnd));
+	shuffle(pmd_rnd, NPMD);
+	{
+		/* NPTE distinct random pages of the window */
+		static unsigned int all[WINDOW / PAGE];
+
+		for (i = 0; i < (int)(WINDOW / PAGE); i++)
+			all[i] = i;
+		shuffle(all, WINDOW / PAGE);
+		memcpy(pte_rnd, all, sizeof(pte_rnd));
+	}
+	rwbuf = malloc(RW_CHUNK);
+	if (!rwbuf)
+		die("malloc");
+	memset(rwbuf, 0x5a, RW_CHUNK);
+
+	write_manifest(manifest);
+	if (famfs_mount_start(&fam, manifest, NULL, true, NULL))
+		die("famfs mount");
+	fds[P_FAMFS1] = open_in(&fam, "one", O_RDWR);
+	fds[P_FAMFS_MANY] = open_in(&fam, "many", O_RDWR);
+	fds[P_FAMFS_ILV] = open_in(&fam, "ilv", O_RDWR);
+	snprintf(p, sizeof(p), "%s/f", EXT4_DIR);
+	fds[P_EXT4] = open(p, O_RDWR);
+	snprintf(p, sizeof(p), "/dev/%s", r2m);
+	raw2m_fd = open(p, O_RDWR);
+	snprintf(p, sizeof(p), "/dev/%s", r4k);
+	raw4k_fd = open(p, O_RDWR);
+	fds[P_RAW] = raw2m_fd;
+	for (i = 0; i < NPATHS; i++)
+		if (fds[i] < 0)
+			die(path_names[i]);
+	if (raw4k_fd < 0)
+		die(r4k);
+
+	/* the raw copy floor: a populated 2 MiB-aligned raw mapping */
+	raw_map = mmap(NULL, RW_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		       raw2m_fd, 0);
+	if (raw_map == MAP_FAILED)
+		die("raw map");
+
+	for (r = 0; r <= reps; r++) {
+		fault_round(r, r > 0);
+		rw_round(r > 0, raw_map);
+		fprintf(stderr, "famfs_bench: round %d of %d done\n", r, reps);
+	}
+	print_table(false);
+	print_table(true);
+	print_lines();
+	iomap_share();
+	for (i = P_FAMFS1; i <= P_FAMFS_ILV; i++)
+		close(fds[i]);
+	famfs_mount_stop(&fam, NULL);
+	open_bench(manifest);
+	munmap(raw_map, RW_BYTES);
+	unlink(manifest);
+	return 0;
+}
