@@ -155,6 +155,7 @@ impl FmapProvider for Famfs {
         Ok((f, size))
     }
 
+    #[inline(always)]
     fn iomap_begin(
         fmap: &InodeFmap,
         pos: u64,
