@@ -106,59 +106,6 @@ bad:
 	return -EINVAL;
 }
 
-/* /dev/kmsg, read from the end: the records logged from now on. */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
-/*
- * The famfs_rs messages logged since the last call: how many there are,
- * how many name inode @ino ("famfs_rs: inode INO: "), the last of those in
- * @last, and whether a "callbacks suppressed" report of the limiter came.
- */
-struct kmsg_count {
-	int famfs;
-	int ino;
-	int suppressed;
-	char last[512];
-};
-
-static void kmsg_scan(int fd, unsigned long long ino, struct kmsg_count *k)
-{
-	char rec[8192], want[64], *msg;
-	ssize_t n;
-
-	memset(k, 0, sizeof(*k));
-	snprintf(want, sizeof(want), "famfs_rs: inode %llu: ", ino);
-	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)	/* overwritten records: go on */
-			continue;
-		if (n <= 0)
-			break;
-		rec[n] = 0;
-		msg = strchr(rec, ';');
-		if (!msg)
-			continue;
-		msg++;
-		msg[strcspn(msg, "\n")] = 0;
-		if (strstr(msg, "famfs_rs_log_ratelimited") && strstr(msg, "callbacks suppressed"))
-			k->suppressed++;
-		if (strncmp(msg, "famfs_rs: ", 10))
-			continue;
-		k->famfs++;
-		if (!strncmp(msg, want, strlen(want))) {
-			k->ino++;
-			snprintf(k->last, sizeof(k->last), "%s", msg);
-		}
-	}
-}
-
 /* Wait until the log limiter's window is over: a full burst is available. */
 static void log_quiet(void)
 {
@@ -198,7 +145,7 @@ FIXTURE_SETUP(bad)
 	ASSERT_EQ(0, fclose(f));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, manifest, NULL, true, NULL));
 	unlink(manifest);
-	self->kmsg = kmsg_open();
+	self->kmsg = famfs_kmsg_open();
 	ASSERT_LE(0, self->kmsg);
 }
 
@@ -229,7 +176,7 @@ static int try_case(struct __test_metadata *_metadata, struct _test_data_bad *se
 {
 	const struct bad_case *c = &self->cases[i];
 	char path[PATH_MAX];
-	struct kmsg_count k;
+	struct famfs_kmsg k;
 	struct stat sb;
 	__u64 fetched;
 	int fd, err, fails = 0;
@@ -240,10 +187,10 @@ static int try_case(struct __test_metadata *_metadata, struct _test_data_bad *se
 		return 1;
 	}
 	fetched = famfs_load(&self->m.st->fmap[i]);
-	kmsg_scan(self->kmsg, 0, &k);	/* skip what came before */
+	famfs_kmsg_scan(self->kmsg, 0, &k);	/* skip what came before */
 	fd = open(path, O_RDWR);
 	err = errno;
-	kmsg_scan(self->kmsg, sb.st_ino, &k);
+	famfs_kmsg_scan(self->kmsg, sb.st_ino, &k);
 	*logged += k.famfs;
 	if (fd >= 0) {
 		TH_LOG("%s: opened, expected %s", c->name, strerror(c->err));
@@ -323,12 +270,12 @@ TEST_F_TIMEOUT(bad, log_lines_are_rate_limited, 120)
 {
 	int i, fd, tries = 3 * LOG_BURST / 2;
 	long long start, ms;
-	struct kmsg_count k;
+	struct famfs_kmsg k;
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", self->m.mnt, self->cases[0].name);
 	log_quiet();
-	kmsg_scan(self->kmsg, 0, &k);
+	famfs_kmsg_scan(self->kmsg, 0, &k);
 	start = famfs_now_ms();
 	for (i = 0; i < tries; i++) {
 		fd = open(path, O_RDONLY);
@@ -336,7 +283,7 @@ TEST_F_TIMEOUT(bad, log_lines_are_rate_limited, 120)
 		ASSERT_EQ(self->cases[0].err, errno);
 	}
 	ms = famfs_now_ms() - start;
-	kmsg_scan(self->kmsg, 0, &k);
+	famfs_kmsg_scan(self->kmsg, 0, &k);
 	TH_LOG("%d failed opens in %lld ms logged %d lines", tries, ms, k.famfs);
 	/* one window's burst, or one per window the flood spanned */
 	EXPECT_LE(k.famfs, LOG_BURST * (1 + ms / LOG_INTERVAL_MS));
@@ -347,7 +294,7 @@ TEST_F_TIMEOUT(bad, log_lines_are_rate_limited, 120)
 	/* the next window reports what was dropped, then logs again */
 	log_quiet();
 	ASSERT_EQ(-1, open(path, O_RDONLY));
-	kmsg_scan(self->kmsg, 0, &k);
+	famfs_kmsg_scan(self->kmsg, 0, &k);
 	EXPECT_EQ(1, k.famfs);
 	EXPECT_EQ(1, k.suppressed);
 }

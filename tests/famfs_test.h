@@ -483,4 +483,57 @@ static inline int famfs_dax_rebind(const char *dax, bool to_raw)
 	return famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dax);
 }
 
+/* /dev/kmsg, read from its end on: the records logged from now on. */
+static inline int famfs_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/*
+ * What famfs_rs logged since the last scan of @fd: its lines, those about
+ * inode @ino ("famfs_rs: inode INO: "), the last of those, and the log
+ * limiter's "callbacks suppressed" reports.
+ */
+struct famfs_kmsg {
+	int famfs;
+	int ino;
+	int suppressed;
+	char last[512];
+};
+
+static inline void famfs_kmsg_scan(int fd, unsigned long long ino, struct famfs_kmsg *k)
+{
+	char rec[8192], want[64], *msg;
+	ssize_t n;
+
+	memset(k, 0, sizeof(*k));
+	snprintf(want, sizeof(want), "famfs_rs: inode %llu: ", ino);
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)	/* overwritten records: go on */
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		msg++;
+		msg[strcspn(msg, "\n")] = 0;
+		if (strstr(msg, "famfs_rs_log_ratelimited") && strstr(msg, "callbacks suppressed"))
+			k->suppressed++;
+		if (strncmp(msg, "famfs_rs: ", 10))
+			continue;
+		k->famfs++;
+		if (!strncmp(msg, want, strlen(want))) {
+			k->ino++;
+			snprintf(k->last, sizeof(k->last), "%s", msg);
+		}
+	}
+}
+
 #endif /* FAMFS_TEST_H */

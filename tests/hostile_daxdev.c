@@ -122,37 +122,6 @@ static void daxdev_lines(FILE *f, int index, const struct daxdev_case *c)
 	fprintf(f, "\n");
 }
 
-struct kmsg_lines {
-	int famfs;	/* famfs_rs lines */
-	int ino;	/* of those, about the inode asked for */
-	char last[512];
-};
-
-static void kmsg_scan(int fd, unsigned long long ino, struct kmsg_lines *k)
-{
-	char rec[8192], want[64], *msg;
-	ssize_t n;
-
-	memset(k, 0, sizeof(*k));
-	snprintf(want, sizeof(want), "famfs_rs: inode %llu: ", ino);
-	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
-		if (n < 0)
-			continue;
-		rec[n] = 0;
-		msg = strchr(rec, ';');
-		if (!msg)
-			continue;
-		msg++;
-		msg[strcspn(msg, "\n")] = 0;
-		if (strncmp(msg, "famfs_rs: ", 10))
-			continue;
-		k->famfs++;
-		snprintf(k->last, sizeof(k->last), "%s", msg);
-		if (!strncmp(msg, want, strlen(want)))
-			k->ino++;
-	}
-}
-
 static void setup_paths(struct __test_metadata *_metadata)
 {
 	struct stat sb;
@@ -183,7 +152,7 @@ TEST(hostile_daxdev_replies_fail_the_open_cleanly)
 	char path[PATH_MAX], drv[64];
 	struct famfs_mount m, holder;
 	int i, k, fd, err, kmsg, fails = 0, holder_fd;
-	struct kmsg_lines kl;
+	struct famfs_kmsg kl;
 	struct stat sb;
 	__u64 sum;
 	FILE *f;
@@ -211,9 +180,8 @@ TEST(hostile_daxdev_replies_fail_the_open_cleanly)
 	}
 	ASSERT_EQ(0, fclose(f));
 	ASSERT_EQ(0, famfs_mount_start(&m, manifest, NULL, true, NULL));
-	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	kmsg = famfs_kmsg_open();
 	ASSERT_LE(0, kmsg);
-	lseek(kmsg, 0, SEEK_END);
 	/* the log limiter's window: start with a full burst (see bad_fmaps.c) */
 	usleep(5300 * 1000);
 
@@ -227,10 +195,10 @@ TEST(hostile_daxdev_replies_fail_the_open_cleanly)
 		ASSERT_EQ(0, stat(path, &sb));
 		/* twice: a failure must not stick in the device table */
 		for (k = 0; k < (c->err ? 2 : 1); k++) {
-			kmsg_scan(kmsg, 0, &kl);
+			famfs_kmsg_scan(kmsg, 0, &kl);
 			fd = open(path, O_RDWR);
 			err = fd < 0 ? errno : 0;
-			kmsg_scan(kmsg, sb.st_ino, &kl);
+			famfs_kmsg_scan(kmsg, sb.st_ino, &kl);
 			if (fd >= 0)
 				close(fd);
 			if (err != c->err) {
