@@ -15,6 +15,7 @@
 //!   resolves the offset in constant time and fills the iomap: no lock, no
 //!   allocation, no lookup.
 
+use core::sync::atomic::AtomicBool;
 use kernel::prelude::*;
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVVec},
@@ -184,14 +185,19 @@ impl FmapProvider for Famfs {
     }
 }
 
+/// Whether `iomap_begin` times itself (`/sys/kernel/debug/famfs_rs/iomap_timing`,
+/// written by debugfs, read on every fault).
+pub(crate) static IOMAP_TIMING: AtomicBool = AtomicBool::new(false);
+
 /// `/sys/kernel/debug/famfs_rs` (the benchmark's iomap_begin timing),
 /// removed on drop.
 struct Debugfs;
 
 impl Debugfs {
     fn new() -> Self {
-        // SAFETY: called once, at module init; undone in `drop`.
-        unsafe { ffi::famfs_rs_debugfs_init() };
+        // SAFETY: called once, at module init, undone in `drop`; the switch
+        // is a static with the layout of a `bool`.
+        unsafe { ffi::famfs_rs_debugfs_init(IOMAP_TIMING.as_ptr()) };
         Debugfs
     }
 }

@@ -137,33 +137,31 @@ void famfs_rs_log_ratelimited(bool err, const char *msg)
 
 /*
  * Timing of the module's iomap_begin, for the benchmark (make bench): off
- * unless /sys/kernel/debug/famfs_rs/iomap_timing is 1. Off, it costs the
- * fault path one load and a branch.
+ * unless /sys/kernel/debug/famfs_rs/iomap_timing is 1. The switch is the
+ * Rust side's IOMAP_TIMING, which the callback tests inline: off, it costs
+ * the fault path one load and a branch.
  */
-static bool famfs_rs_timing;
 static atomic64_t famfs_rs_iomap_calls = ATOMIC64_INIT(0);
 static atomic64_t famfs_rs_iomap_ns = ATOMIC64_INIT(0);
 static u64 famfs_rs_clock_ns;	/* what timing an empty region gives */
 static struct dentry *famfs_rs_dir;
 
 /**
- * famfs_rs_timing_start() - start timing one iomap_begin call
+ * famfs_rs_ktime_ns() - ktime_get_ns(), which is a static inline
  *
- * Return: the time (ns) if timing is on, else 0.
+ * Return: the monotonic time in ns.
  */
-u64 famfs_rs_timing_start(void)
+u64 famfs_rs_ktime_ns(void)
 {
-	return READ_ONCE(famfs_rs_timing) ? ktime_get_ns() : 0;
+	return ktime_get_ns();
 }
 
 /**
- * famfs_rs_timing_end() - account one iomap_begin call
- * @start: what famfs_rs_timing_start() returned for it
+ * famfs_rs_timing_end() - account one timed iomap_begin call
+ * @start: famfs_rs_ktime_ns() when the call began
  */
 void famfs_rs_timing_end(u64 start)
 {
-	if (!start)
-		return;
 	atomic64_add(ktime_get_ns() - start, &famfs_rs_iomap_ns);
 	atomic64_inc(&famfs_rs_iomap_calls);
 }
@@ -201,15 +199,14 @@ static const struct file_operations famfs_rs_stats_fops = {
 
 /**
  * famfs_rs_debugfs_init() - create /sys/kernel/debug/famfs_rs
+ * @timing: the switch iomap_timing reads and writes
  *
  * iomap_timing (bool, 0600) turns the timing on; iomap_stats (0600) reads
  * "calls N", "ns N" (total time in iomap_begin, clock reads included) and
  * "clock_ns N" (what timing an empty region gives), and a write resets
- * the first two.
- *
- * Return: 0 (debugfs failures are not errors).
+ * the first two. Debugfs failures are not errors.
  */
-int famfs_rs_debugfs_init(void)
+void famfs_rs_debugfs_init(bool *timing)
 {
 	u64 d[33], t, x;
 	int i, j;
@@ -230,9 +227,8 @@ int famfs_rs_debugfs_init(void)
 	famfs_rs_clock_ns = d[ARRAY_SIZE(d) / 2];
 
 	famfs_rs_dir = debugfs_create_dir("famfs_rs", NULL);
-	debugfs_create_bool("iomap_timing", 0600, famfs_rs_dir, &famfs_rs_timing);
+	debugfs_create_bool("iomap_timing", 0600, famfs_rs_dir, timing);
 	debugfs_create_file("iomap_stats", 0600, famfs_rs_dir, NULL, &famfs_rs_stats_fops);
-	return 0;
 }
 
 /**

@@ -40,9 +40,9 @@ void famfs_rs_daxdev_close(struct dax_device *dax_dev, void *holder);
 int famfs_rs_daxdev_check_end(struct dax_device *dax_dev, u64 end);
 void famfs_rs_log_ratelimited(bool err, const char *msg);
 
-int famfs_rs_debugfs_init(void);
+void famfs_rs_debugfs_init(bool *timing);
 void famfs_rs_debugfs_exit(void);
-u64 famfs_rs_timing_start(void);
+u64 famfs_rs_ktime_ns(void);
 void famfs_rs_timing_end(u64 start);
 
 #endif /* FAMFS_RS_HELPERS_H */
