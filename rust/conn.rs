@@ -1,30 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-connection state of famfs_rs: the daxdev table.
+//! Per-connection state of famfs_rs: the daxdev table and the block owners.
 //!
 //! Each fuse connection that negotiated FUSE_DAX_FMAP has a table of
 //! [`fmap::MAX_DAXDEVS`] slots, filled lazily: when an fmap names a device
 //! index whose slot is empty, the server is asked for its path
-//! (FUSE_GET_DAXDEV), and the device is taken as this slot's fs-dax holder
+//! (FUSE_GET_DAXDEV), which is resolved from the root (and in the mount
+//! namespace) of the task that completed FUSE_INIT, the server, whoever
+//! opens the file, and the device is taken as this slot's fs-dax holder
 //! (`fs_dax_get`, which requires the device to be bound to `fsdev_dax` and
 //! free). Devices are released when the connection goes away.
 //!
-//! The table also records who owns each 2 MiB block of each device: fs-dax
-//! allows one owner per DAX page, so an fmap that maps a block another
-//! live inode maps (EBUSY), or maps one block at two file offsets
-//! (EINVAL), is refused at open instead of tripping the DAX core later.
+//! The connection also records which inode owns each 2 MiB block of each
+//! device: fs-dax allows one owner per DAX page, so an fmap that maps a
+//! block another live inode maps (EBUSY), or maps one block at two file
+//! offsets (EINVAL), is refused at open instead of tripping the DAX core
+//! later. Owners are inodes, not inode numbers: the server chooses i_ino
+//! and may change it at every attribute reply.
+//!
+//! Locking: the owners live under a spinlock, which inode eviction takes
+//! (an fmap's release) and nothing holds while it sleeps, allocates or
+//! waits on the server. Filling a slot takes no lock at all: racing fills
+//! of one slot agree through `fs_dax_get` and a compare-exchange.
 
-use crate::{ffi, fmap, provider::FmapInode, KFmap};
+use crate::{ffi, fmap, provider::FmapInode, provider::InodeRef, KFmap};
 use core::{
     ffi::{c_int, c_void, CStr},
     ptr,
     sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
 use kernel::{
-    alloc::{flags::GFP_KERNEL, KVec},
-    bindings, new_mutex,
+    alloc::{flags::GFP_KERNEL, KVVec},
+    bindings, new_spinlock,
     prelude::*,
-    sync::Mutex,
+    sync::SpinLock,
+    types::Opaque,
 };
 
 /// Size of a FUSE_GET_DAXDEV reply (`struct famfs_daxdev_out`).
@@ -36,19 +46,25 @@ const NAME_OFFSET: usize = 24;
 /// # Invariants
 ///
 /// `dax` is null or a device taken by `famfs_rs_daxdev_open` with this
-/// slot's address as holder, released only by the owning [`Conn`]'s drop.
-/// It goes from null to non-null once, under [`Conn::fill`], and never back
-/// while the connection lives.
+/// slot's address as holder, with the two references that
+/// `famfs_rs_daxdev_close` drops in the owning [`Conn`]'s drop. It goes
+/// from null to non-null once and never back while the connection lives.
+/// `conn` is null or the [`Conn`] that contains this slot, and is set
+/// before the slot can become the device's holder.
 pub(crate) struct DevSlot {
     dax: AtomicPtr<ffi::dax_device>,
+    conn: AtomicPtr<Conn>,
     bad: AtomicBool,
+    removed: AtomicBool,
 }
 
 impl DevSlot {
     const fn new() -> Self {
         DevSlot {
             dax: AtomicPtr::new(ptr::null_mut()),
+            conn: AtomicPtr::new(ptr::null_mut()),
             bad: AtomicBool::new(false),
+            removed: AtomicBool::new(false),
         }
     }
 
@@ -62,6 +78,12 @@ impl DevSlot {
         self.bad.load(Ordering::Relaxed)
     }
 
+    /// The device was removed (unbound) under this connection: it is gone
+    /// for good, whatever comes back under its name later.
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
     fn holder(&self) -> *mut c_void {
         ptr::from_ref(self).cast_mut().cast()
     }
@@ -70,28 +92,68 @@ impl DevSlot {
 /// Who maps a 2 MiB device block.
 #[derive(Clone, Copy, Default)]
 struct Block {
-    /// Inode number of the owner (meaningful while `count > 0`).
-    owner: u64,
-    /// Live fmaps of `owner` that map the block (racing opens of one inode
-    /// may each hold one for a moment).
+    /// The owning inode's address ([`FmapInode::key`]; meaningful while
+    /// `count > 0`).
+    owner: usize,
+    /// Live fmaps of `owner` that map the block.
     count: u32,
     /// The last claim that saw the block, to catch an fmap mapping it twice.
     seen: u32,
 }
 
-/// The owners of every device's blocks, grown as fmaps reach further.
+/// The owners of every device's blocks, grown (outside the lock) as fmaps
+/// reach further.
 struct Owners {
-    blocks: [KVec<Block>; fmap::MAX_DAXDEVS],
+    blocks: [KVVec<Block>; fmap::MAX_DAXDEVS],
     claim: u32,
 }
 
-/// The daxdev table of one connection.
+/// The root directory daxdev paths are resolved from.
+///
+/// # Invariants
+///
+/// Holds one reference to a `struct path` (taken by `famfs_rs_root_get`),
+/// put by [`Conn`]'s drop.
+#[pin_data]
+struct ServerRoot {
+    #[pin]
+    path: Opaque<bindings::path>,
+}
+
+impl ServerRoot {
+    /// The calling task's root.
+    fn current() -> impl PinInit<Self> {
+        pin_init!(ServerRoot {
+            // SAFETY: `famfs_rs_root_get` fills the path in place and takes
+            // a reference on it.
+            // INVARIANT: that reference, put by `Conn`'s drop.
+            path <- Opaque::ffi_init(|p| unsafe { ffi::famfs_rs_root_get(p) }),
+        })
+    }
+}
+
+// SAFETY: the path is only read (by `vfs_path_lookup`, which takes its own
+// references) after it is initialised, and put once, by the owner's drop;
+// a `struct path` may be used from any thread.
+unsafe impl Send for ServerRoot {}
+// SAFETY: as above: shared use is read-only.
+unsafe impl Sync for ServerRoot {}
+
+/// The state of one connection.
+///
+/// # Invariants
+///
+/// `root` is the root directory of the task that completed FUSE_INIT.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Conn {
     slots: [DevSlot; fmap::MAX_DAXDEVS],
-    /// Serializes filling slots and claiming blocks.
+    /// Block owners. Taken by eviction: never sleep, allocate or wait on
+    /// the server under it.
     #[pin]
-    owners: Mutex<Owners>,
+    owners: SpinLock<Owners>,
+    /// Where the server's daxdev paths are resolved from.
+    #[pin]
+    root: ServerRoot,
 }
 
 /// Calls `f(devindex, block)` for every 2 MiB device block `fmap` maps, in
@@ -112,17 +174,27 @@ static HOLDER_OPS: ffi::dax_holder_operations = ffi::dax_holder_operations {
     notify_failure: Some(notify_failure),
 };
 
-/// Memory failure on a device we hold: mark it bad. Later faults and I/O
-/// on it fail with EHWPOISON instead of touching the memory.
+/// Memory failure on a device we hold.
+///
+/// A device going away (MF_MEM_PRE_REMOVE, from `kill_dax()` on unbind):
+/// mark its slot removed, so that `iomap_begin` and later opens fail with
+/// ENXIO, then take every mapping of every file on it away and wait for
+/// their page references (`fuse_dax_fmap_revoke()`), so that nothing
+/// reaches the memory through famfs once it is handed to someone else.
+///
+/// Any other failure: mark the device bad. Later faults and I/O on it fail
+/// with EHWPOISON instead of touching the memory.
 ///
 /// # Safety
 ///
-/// Called by the DAX core for a device whose holder is a [`DevSlot`].
+/// Called by the DAX core for a device whose holder is a [`DevSlot`], in
+/// its SRCU read section: `fs_put_dax()` (in [`Conn`]'s drop) waits for
+/// this call to return before the slot can go (patches/0004).
 unsafe extern "C" fn notify_failure(
     dax_dev: *mut ffi::dax_device,
     offset: u64,
     len: u64,
-    _mf_flags: c_int,
+    mf_flags: c_int,
 ) -> c_int {
     // SAFETY: `dax_dev` is a live device the DAX core is notifying about.
     let holder = unsafe { ffi::dax_holder(dax_dev) };
@@ -130,26 +202,45 @@ unsafe extern "C" fn notify_failure(
         return -(bindings::EOPNOTSUPP as c_int);
     }
     // SAFETY: our holder cookie is the address of a `DevSlot` inside a
-    // `Conn`, which outlives the holding (released in `Conn`'s drop).
+    // `Conn`, which outlives the holding (see the function's contract).
     let slot = unsafe { &*holder.cast::<DevSlot>() };
-    slot.bad.store(true, Ordering::Relaxed);
+    // SAFETY: no preconditions.
+    if !unsafe { ffi::famfs_rs_mf_pre_remove(mf_flags) } {
+        slot.bad.store(true, Ordering::Relaxed);
+        crate::err_rl!(
+            "memory failure on a daxdev at {:#x}+{:#x}: its files now fail with EHWPOISON",
+            offset,
+            len
+        );
+        return 0;
+    }
+    slot.removed.store(true, Ordering::Release);
+    let conn = slot.conn.load(Ordering::Acquire);
+    if conn.is_null() {
+        return 0;
+    }
+    // SAFETY: `conn` is the `Conn` containing `slot` (`DevSlot`
+    // invariant), alive as long as the slot is.
+    let conn = unsafe { &*conn };
+    let n = conn.revoke_device(slot);
     crate::err_rl!(
-        "memory failure on a daxdev at {:#x}+{:#x}: its files now fail with EHWPOISON",
-        offset,
-        len
+        "a daxdev is being removed: {} file(s) on it lost their mappings, and fail with ENXIO",
+        n
     );
     0
 }
 
 impl Conn {
-    /// A new, empty table.
+    /// A new, empty table, resolving daxdev paths from the calling task's
+    /// root.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Conn {
             slots: [const { DevSlot::new() }; fmap::MAX_DAXDEVS],
-            owners <- new_mutex!(Owners {
-                blocks: [const { KVec::new() }; fmap::MAX_DAXDEVS],
+            owners <- new_spinlock!(Owners {
+                blocks: [const { KVVec::new() }; fmap::MAX_DAXDEVS],
                 claim: 0,
             }),
+            root <- ServerRoot::current(),
         })
     }
 
@@ -160,28 +251,41 @@ impl Conn {
 
     /// Makes sure device `index` is known and at least `end` bytes long,
     /// asking the server (through `inode`'s connection) the first time.
+    /// Takes no lock: a server that stalls blocks only this (killable)
+    /// opener.
     pub(crate) fn fill(&self, inode: &FmapInode, index: u32, end: u64) -> Result {
         let slot = self.slot(index).ok_or(ERANGE)?;
-        if slot.dax().is_null() {
-            // Ask the server without holding the lock: a server that does not
-            // answer then blocks only this (killable) opener, not every
-            // other open of the connection in an uninterruptible mutex_lock.
+        if slot.dax().is_null() && !slot.is_removed() {
             let mut reply = [0u8; DAXDEV_REPLY_SIZE];
             let name = Self::fetch_name(inode, index, &mut reply)?;
-            let _guard = self.owners.lock();
-            if slot.dax().is_null() {
-                let dax = Self::take(inode, index, name, slot)?;
-                // INVARIANT: filled once, under the lock, with a device held
-                // with this slot as holder.
-                slot.dax.store(dax, Ordering::Release);
-            }
+            // INVARIANT: set before the slot can become the device's holder.
+            slot.conn
+                .store(ptr::from_ref(self).cast_mut(), Ordering::Release);
+            let dax = self.take(inode, index, name, slot)?;
+            // INVARIANT: the first fill stores the device it took; a racing
+            // fill of the same slot found it held by the slot and stores the
+            // same pointer, or loses the exchange to it.
+            let _ = slot.dax.compare_exchange(
+                ptr::null_mut(),
+                dax,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+        if slot.is_removed() {
+            crate::warn_rl!(
+                "file {}: daxdev {} was removed; remount to use it again",
+                inode.nodeid(),
+                index
+            );
+            return Err(ENXIO);
         }
         // SAFETY: the slot holds a live device (type invariant).
         let rc = unsafe { ffi::famfs_rs_daxdev_check_end(slot.dax(), end) };
         if rc != 0 {
             crate::warn_rl!(
-                "inode {}: fmap reaches byte {:#x} of daxdev {}, which is shorter ({})",
-                inode.ino(),
+                "file {}: fmap reaches byte {:#x} of daxdev {}, which is shorter ({})",
+                inode.nodeid(),
                 end,
                 index,
                 rc
@@ -199,16 +303,16 @@ impl Conn {
     ) -> Result<&'a CStr> {
         let n = inode.get_daxdev(index, reply).inspect_err(|e| {
             crate::warn_rl!(
-                "inode {}: GET_DAXDEV {} failed: error {}",
-                inode.ino(),
+                "file {}: GET_DAXDEV {} failed: error {}",
+                inode.nodeid(),
                 index,
                 e.to_errno()
             );
         })?;
         parse_daxdev_reply(&reply[..n], index).map_err(|why| {
             crate::warn_rl!(
-                "inode {}: GET_DAXDEV {} reply rejected: {}",
-                inode.ino(),
+                "file {}: GET_DAXDEV {} reply rejected: {}",
+                inode.nodeid(),
                 index,
                 why
             );
@@ -216,23 +320,32 @@ impl Conn {
         })
     }
 
-    /// Takes the device at `name` as `slot`'s fs-dax holder.
+    /// Takes the device at `name` (resolved from the connection's root) as
+    /// `slot`'s fs-dax holder, or finds that `slot` holds it already.
     fn take(
+        &self,
         inode: &FmapInode,
         index: u32,
         name: &CStr,
         slot: &DevSlot,
     ) -> Result<*mut ffi::dax_device> {
         let mut dax = ptr::null_mut();
-        // SAFETY: `name` is NUL-terminated; the holder cookie is the slot's
-        // address, stable for the connection's life; `dax` is writable.
+        // SAFETY: `root` is a referenced path (type invariant); `name` is
+        // NUL-terminated; the holder cookie is the slot's address, stable
+        // for the connection's life; `dax` is writable.
         let rc = unsafe {
-            ffi::famfs_rs_daxdev_open(name.as_char_ptr(), slot.holder(), &HOLDER_OPS, &mut dax)
+            ffi::famfs_rs_daxdev_open(
+                self.root.path.get(),
+                name.as_char_ptr(),
+                slot.holder(),
+                &HOLDER_OPS,
+                &mut dax,
+            )
         };
-        if rc != 0 {
+        if rc < 0 {
             crate::warn_rl!(
-                "inode {}: daxdev {} ({:?}): cannot take it as fs-dax holder: {}",
-                inode.ino(),
+                "file {}: daxdev {} ({:?}): cannot take it as fs-dax holder: {}",
+                inode.nodeid(),
                 index,
                 name,
                 rc
@@ -241,63 +354,101 @@ impl Conn {
         }
         Ok(dax)
     }
-}
 
-impl Conn {
-    /// Records that inode `ino` maps every device block of `fmap`, or fails
-    /// without recording anything: EBUSY if another live inode maps one of
-    /// them, EINVAL if `fmap` maps one block twice, ENOMEM.
-    pub(crate) fn claim(&self, ino: u64, fmap: &KFmap) -> Result {
+    /// Makes the block table of device `dev` at least `len` long. Allocates
+    /// without the lock, copies and swaps under it, frees without it.
+    fn grow(&self, dev: usize, len: usize) -> Result {
+        if self.owners.lock().blocks.get(dev).ok_or(EIO)?.len() >= len {
+            return Ok(());
+        }
+        let mut v = KVVec::<Block>::with_capacity(len, GFP_KERNEL)?;
+        let mut o = self.owners.lock();
+        let old = o.blocks.get_mut(dev).ok_or(EIO)?;
+        if old.len() < len {
+            for b in old.iter() {
+                v.push_within_capacity(*b).map_err(|_| EIO)?;
+            }
+            while v.len() < len {
+                v.push_within_capacity(Block::default()).map_err(|_| EIO)?;
+            }
+            core::mem::swap(old, &mut v);
+        }
+        drop(o);
+        // The old (or unused) table is freed here, without the lock.
+        drop(v);
+        Ok(())
+    }
+
+    /// Records that the inode `key` (file `nodeid`, for messages) maps every
+    /// device block of `fmap`, or fails without recording anything: EBUSY
+    /// if another live inode maps one of them, EINVAL if `fmap` maps one
+    /// block twice, ENOMEM.
+    pub(crate) fn claim(&self, key: usize, nodeid: u64, fmap: &KFmap) -> Result {
+        for (dev, end) in fmap.devices() {
+            let len = usize::try_from(end.div_ceil(fmap::ALIGN)).map_err(|_| EOVERFLOW)?;
+            self.grow(dev as usize, len)?;
+        }
         let mut o = self.owners.lock();
         o.claim = o.claim.wrapping_add(1).max(1);
         let claim = o.claim;
         // Pass 1: check, and mark the blocks seen by this claim.
+        let mut clash = None;
         for_each_block(fmap, |dev, block| {
-            // devindex < MAX_DAXDEVS by the fmap core; no panic if not.
-            let v = o.blocks.get_mut(dev as usize).ok_or(EIO)?;
-            if v.len() <= block {
-                v.resize(block + 1, Block::default(), GFP_KERNEL)?;
-            }
-            let b = &mut v[block];
-            if b.seen == claim {
-                crate::warn_rl!(
-                    "inode {}: fmap maps block {:#x} of daxdev {} twice",
-                    ino,
-                    block as u64 * fmap::ALIGN,
-                    dev
-                );
-                return Err(EINVAL);
-            }
-            if b.count != 0 && b.owner != ino {
-                crate::warn_rl!(
-                    "inode {}: fmap maps block {:#x} of daxdev {}, which inode {} maps",
-                    ino,
-                    block as u64 * fmap::ALIGN,
-                    dev,
-                    b.owner
-                );
-                return Err(EBUSY);
-            }
-            b.seen = claim;
-            Ok(())
-        })?;
-        // Pass 2: commit (the blocks exist now).
-        for_each_block(fmap, |dev, block| {
+            // Grown above; devindex < MAX_DAXDEVS by the fmap core.
             let b = o
                 .blocks
                 .get_mut(dev as usize)
                 .and_then(|v| v.get_mut(block))
                 .ok_or(EIO)?;
-            b.owner = ino;
-            b.count = b.count.saturating_add(1);
+            if b.seen == claim {
+                clash = Some((dev, block, None));
+                return Err(EINVAL);
+            }
+            if b.count != 0 && b.owner != key {
+                clash = Some((dev, block, Some(b.owner)));
+                return Err(EBUSY);
+            }
+            b.seen = claim;
             Ok(())
+        })
+        .and_then(|()| {
+            // Pass 2: commit.
+            for_each_block(fmap, |dev, block| {
+                let b = o
+                    .blocks
+                    .get_mut(dev as usize)
+                    .and_then(|v| v.get_mut(block))
+                    .ok_or(EIO)?;
+                b.owner = key;
+                b.count = b.count.saturating_add(1);
+                Ok(())
+            })
+        })
+        .inspect_err(|_| {
+            drop(o);
+            match clash {
+                Some((dev, block, None)) => crate::warn_rl!(
+                    "file {}: fmap maps block {:#x} of daxdev {} twice",
+                    nodeid,
+                    block as u64 * fmap::ALIGN,
+                    dev
+                ),
+                Some((dev, block, Some(_))) => crate::warn_rl!(
+                    "file {}: fmap maps block {:#x} of daxdev {}, which another open file maps",
+                    nodeid,
+                    block as u64 * fmap::ALIGN,
+                    dev
+                ),
+                None => {}
+            }
         })
     }
 
-    /// Undoes a successful `claim(ino, fmap)`.
+    /// Undoes a successful `claim(key, _, fmap)`. No allocation, no sleep:
+    /// called from inode eviction.
     pub(crate) fn release(&self, fmap: &KFmap) {
         let mut o = self.owners.lock();
-        // Cannot fail: claim() grew every vector and resolved every block.
+        // Cannot fail: claim() grew every table and resolved every block.
         let _ = for_each_block(fmap, |dev, block| {
             if let Some(b) = o
                 .blocks
@@ -308,6 +459,54 @@ impl Conn {
             }
             Ok(())
         });
+    }
+
+    /// Takes every mapping of every file on the device of `slot` away
+    /// (`fuse_dax_fmap_revoke()`); returns how many files there were. The
+    /// owners lock is held only to find and pin the next inode.
+    fn revoke_device(&self, slot: &DevSlot) -> usize {
+        let Some(dev) = self.slots.iter().position(|s| ptr::eq(s, slot)) else {
+            return 0;
+        };
+        let mut cursor = 0usize;
+        let mut last = 0usize;
+        let mut n = 0usize;
+        loop {
+            let next = {
+                let o = self.owners.lock();
+                let mut found = None;
+                if let Some(v) = o.blocks.get(dev) {
+                    while let Some(b) = v.get(cursor) {
+                        cursor += 1;
+                        if b.count == 0 || b.owner == last {
+                            continue;
+                        }
+                        // SAFETY: a claimed owner is a live fmap inode of this
+                        // connection: its claim is released by its eviction,
+                        // which needs this lock, before the inode is freed.
+                        if let Some(r) = unsafe { InodeRef::grab(b.owner as *mut bindings::inode) }
+                        {
+                            last = b.owner;
+                            found = Some(r);
+                            break;
+                        }
+                    }
+                }
+                found
+            };
+            let Some(inode) = next else {
+                return n;
+            };
+            if let Err(e) = inode.revoke() {
+                crate::err_rl!(
+                    "file {}: page references remain after the removal of its daxdev: error {}",
+                    inode.nodeid(),
+                    e.to_errno()
+                );
+            }
+            n += 1;
+            // `inode` is put here, without the lock.
+        }
     }
 }
 
@@ -349,10 +548,15 @@ impl PinnedDrop for Conn {
             let dax = slot.dax();
             if !dax.is_null() {
                 // SAFETY: a filled slot holds the device with its own address
-                // as holder (type invariant); no fmap of the connection is
-                // left, so nothing maps it any more.
+                // as holder and two references (type invariant); no fmap of
+                // the connection is left, so nothing maps it any more. After a
+                // removal the holding is already gone and fs_put_dax() leaves
+                // the device alone (patches/0004); it also waits for a
+                // notify_failure() still running with this slot.
                 unsafe { ffi::famfs_rs_daxdev_close(dax, slot.holder()) };
             }
         }
+        // SAFETY: `root` holds a reference (`ServerRoot` invariant), put once.
+        unsafe { bindings::path_put(self.root.path.get()) };
     }
 }

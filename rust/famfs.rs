@@ -18,7 +18,10 @@
 use core::sync::atomic::AtomicBool;
 use kernel::prelude::*;
 use kernel::{
-    alloc::{flags::GFP_KERNEL, KBox, KVVec},
+    alloc::{
+        flags::{GFP_KERNEL, GFP_KERNEL_ACCOUNT},
+        KBox, KVVec,
+    },
     str::CString,
     sync::{Arc, ArcBorrow},
 };
@@ -69,9 +72,10 @@ pub fn log_ratelimited(err: bool, args: core::fmt::Arguments<'_>) {
 /// An fmap whose index lives in kernel memory.
 pub type KFmap = fmap::Fmap<KVVec<u64>>;
 
-/// Allocates the index of an fmap (zeroed, `vmalloc` for large ones).
+/// Allocates the index of an fmap (zeroed, `vmalloc` for large ones),
+/// charged to the opener's memory cgroup.
 fn kalloc(n: usize) -> fmap::Result<KVVec<u64>> {
-    KVVec::from_elem(0u64, n, GFP_KERNEL).map_err(|_| fmap::Error {
+    KVVec::from_elem(0u64, n, GFP_KERNEL_ACCOUNT).map_err(|_| fmap::Error {
         errno: fmap::Errno::Enomem,
         reason: "no memory for the fmap index",
         extent: None,
@@ -85,8 +89,8 @@ fn kalloc(n: usize) -> fmap::Result<KVVec<u64>> {
 /// # Invariants
 ///
 /// Every device `fmap` names is filled in `conn` and is at least as long as
-/// the fmap needs, and `conn` records inode `ino` as an owner of every
-/// device block `fmap` maps, until drop.
+/// the fmap needs, and `conn` records this fmap's inode as an owner of
+/// every device block `fmap` maps, until drop.
 pub struct InodeFmap {
     fmap: KFmap,
     conn: Arc<Conn>,
@@ -98,27 +102,36 @@ impl Drop for InodeFmap {
     }
 }
 
-/// Fetches a file's fmap from the server and validates it.
+/// The input of every GET_FMAP: `struct famfs_get_fmap_in { u32 size; u32
+/// flags; }` with the size of the reply buffer (famfs servers read it).
+fn get_fmap_in(size: usize) -> Result<[u8; 8]> {
+    let mut req = [0u8; 8];
+    req[..4].copy_from_slice(&u32::try_from(size)?.to_le_bytes());
+    Ok(req)
+}
+
+/// Fetches a file's fmap from the server and validates it. The buffers
+/// are charged to the opener's memory cgroup and freed on every path out,
+/// the opener's death included.
 fn fetch_fmap(inode: &FmapInode) -> Result<KFmap> {
-    let ino = inode.ino();
+    let nodeid = inode.nodeid();
     let reject = |e: fmap::Error| {
-        warn_rl!("inode {}: fmap rejected: {}", ino, e);
+        warn_rl!("file {}: fmap rejected: {}", nodeid, e);
         to_kernel_error(&e)
     };
     let sent = |e: Error| {
-        warn_rl!("inode {}: GET_FMAP failed: error {}", ino, e.to_errno());
+        warn_rl!("file {}: GET_FMAP failed: error {}", nodeid, e.to_errno());
         e
     };
-    let mut first = KVVec::from_elem(0u8, fmap::FIRST_SIZE, GFP_KERNEL)?;
-    let n = inode.get_fmap(None, &mut first).map_err(sent)?;
+    let mut first = KVVec::from_elem(0u8, fmap::FIRST_SIZE, GFP_KERNEL_ACCOUNT)?;
+    let req = get_fmap_in(fmap::FIRST_SIZE)?;
+    let n = inode.get_fmap(Some(&req), &mut first).map_err(sent)?;
     match fmap::probe(&first[..n]).map_err(reject)? {
         fmap::Probe::Complete => KFmap::parse(&first[..n], kalloc).map_err(reject),
         fmap::Probe::Announce(size) => {
             drop(first);
-            let mut full = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
-            // struct famfs_get_fmap_in { u32 size; u32 flags; }
-            let mut req = [0u8; 8];
-            req[..4].copy_from_slice(&u32::try_from(size)?.to_le_bytes());
+            let mut full = KVVec::from_elem(0u8, size, GFP_KERNEL_ACCOUNT)?;
+            let req = get_fmap_in(size)?;
             let n = inode.get_fmap(Some(&req), &mut full).map_err(sent)?;
             fmap::check_second(n, size).map_err(reject)?;
             KFmap::parse(&full[..n], kalloc).map_err(reject)
@@ -143,7 +156,7 @@ impl FmapProvider for Famfs {
             conn.fill(inode, index, end)?;
         }
         let size = fmap.file_size();
-        conn.claim(inode.ino(), &fmap)?;
+        conn.claim(inode.key(), inode.nodeid(), &fmap)?;
         // INVARIANT: every device of the fmap was filled and checked above,
         // and its blocks were claimed for this inode.
         let f = KBox::new(
@@ -156,18 +169,39 @@ impl FmapProvider for Famfs {
         Ok((f, size))
     }
 
+    fn flush_dax_dev(fmap: &InodeFmap) -> *mut ffi::dax_device {
+        let mut first: *mut ffi::dax_device = core::ptr::null_mut();
+        for (index, _) in fmap.fmap.devices() {
+            let Some(slot) = fmap.conn.slot(index) else {
+                continue;
+            };
+            let dax = slot.dax();
+            // SAFETY: the device is held (InodeFmap invariant).
+            if unsafe { ffi::dax_write_cache_enabled(dax) } {
+                return dax;
+            }
+            if first.is_null() {
+                first = dax;
+            }
+        }
+        first
+    }
+
     #[inline(always)]
     fn iomap_begin(
         fmap: &InodeFmap,
         pos: u64,
         len: u64,
-        _flags: u32,
+        flags: u32,
         iomap: &mut Iomap<'_>,
     ) -> Result {
         // dax_iomap_rw() maps before it clips a read at i_size: past the
-        // end there is nothing, and the read stops there. Faults past EOF
-        // never get here, and writes are clipped by fuse.
+        // end there is nothing, and the read stops there. A write or a
+        // fault past the end is a bug somewhere else: refuse it.
         if pos >= fmap.fmap.file_size() {
+            if flags & (ffi::IOMAP_WRITE | ffi::IOMAP_FAULT) != 0 {
+                return Err(EIO);
+            }
             iomap.set_hole(pos, len);
             return Ok(());
         }
@@ -176,6 +210,9 @@ impl FmapProvider for Famfs {
             .resolve(pos, len)
             .map_err(|e| to_kernel_error(&e))?;
         let slot = fmap.conn.slot(m.devindex).ok_or(EIO)?;
+        if slot.is_removed() {
+            return Err(ENXIO);
+        }
         if slot.is_bad() {
             return Err(EHWPOISON);
         }
@@ -246,8 +283,11 @@ pub fn to_kernel_error(e: &fmap::Error) -> Error {
 
 #[kunit_tests(famfs_rs)]
 mod tests {
-    use super::{conn, ffi, kalloc, to_kernel_error, KFmap};
-    use kernel::error::code::{EINVAL, EIO, ERANGE};
+    use super::{conn, ffi, kalloc, to_kernel_error, Famfs, FmapProvider, InodeFmap, Iomap, KFmap};
+    use kernel::alloc::flags::GFP_KERNEL;
+    use kernel::error::code::{EBUSY, EINVAL, EIO, ERANGE};
+    use kernel::prelude::*;
+    use kernel::sync::Arc;
 
     const MIB: u64 = 1 << 20;
 
@@ -333,6 +373,64 @@ mod tests {
         assert!(conn::parse_daxdev_reply(&r, 3).is_err());
         let r = daxdev_reply(3, b"dax1.0");
         assert!(conn::parse_daxdev_reply(&r, 3).is_err());
+    }
+
+    #[test]
+    fn iomap_begin_past_eof_maps_holes_for_reads_only() {
+        let mut buf = [0u8; 32 + 24];
+        let n = simple(&mut buf, 2 * MIB, &[(0, 0, 2 * MIB)]);
+        let fmap = KFmap::parse(&buf[..n], kalloc).expect("valid fmap");
+        let conn = Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory");
+        // No device and no claim: only the past-EOF path is exercised.
+        let f = InodeFmap { fmap, conn };
+        let mut raw = ffi::iomap::default();
+        let mut iomap = Iomap::new(&mut raw);
+        let read = ffi::IOMAP_DAX;
+        assert_eq!(
+            <Famfs as FmapProvider>::iomap_begin(&f, 2 * MIB, 4096, read, &mut iomap),
+            Ok(())
+        );
+        assert_eq!(u32::from(iomap.kind()), ffi::IOMAP_HOLE);
+        for flags in [
+            ffi::IOMAP_DAX | ffi::IOMAP_WRITE,
+            ffi::IOMAP_DAX | ffi::IOMAP_FAULT,
+            ffi::IOMAP_DAX | ffi::IOMAP_FAULT | ffi::IOMAP_WRITE,
+        ] {
+            assert_eq!(
+                <Famfs as FmapProvider>::iomap_begin(&f, 2 * MIB, 4096, flags, &mut iomap),
+                Err(EIO)
+            );
+            assert_eq!(
+                <Famfs as FmapProvider>::iomap_begin(&f, 1 << 40, 4096, flags, &mut iomap),
+                Err(EIO)
+            );
+        }
+    }
+
+    #[test]
+    fn block_owners_are_inodes_not_numbers() {
+        let conn = Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory");
+        let mut buf = [0u8; 32 + 2 * 24];
+        let n = simple(&mut buf, 4 * MIB, &[(0, 16 * MIB, 4 * MIB)]);
+        let a = KFmap::parse(&buf[..n], kalloc).expect("valid fmap");
+        // Two inodes (keys) the server gave the same number (nodeid 7).
+        assert_eq!(conn.claim(0x1000, 7, &a), Ok(()));
+        assert_eq!(conn.claim(0x2000, 7, &a), Err(EBUSY));
+        // Overlapping by one block: still refused.
+        let n = simple(&mut buf, 4 * MIB, &[(0, 18 * MIB, 4 * MIB)]);
+        let b = KFmap::parse(&buf[..n], kalloc).expect("valid fmap");
+        assert_eq!(conn.claim(0x2000, 8, &b), Err(EBUSY));
+        // One fmap mapping a block twice.
+        let n = simple(&mut buf, 4 * MIB, &[(1, 0, 2 * MIB), (1, 0, 2 * MIB)]);
+        let c = KFmap::parse(&buf[..n], kalloc).expect("valid fmap");
+        assert_eq!(conn.claim(0x3000, 9, &c), Err(EINVAL));
+        // Released by its owner, the blocks go to the other inode.
+        conn.release(&a);
+        assert_eq!(conn.claim(0x2000, 7, &b), Ok(()));
+        assert_eq!(conn.claim(0x1000, 7, &a), Err(EBUSY));
+        conn.release(&b);
+        assert_eq!(conn.claim(0x1000, 7, &a), Ok(()));
+        conn.release(&a);
     }
 
     #[test]

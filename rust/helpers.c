@@ -5,7 +5,9 @@
 #include <linux/dax.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/fs_struct.h>
 #include <linux/iomap.h>
+#include <linux/mm.h>
 #include <linux/namei.h>
 #include <linux/pfn.h>
 #include <linux/printk.h>
@@ -34,18 +36,36 @@ void famfs_rs_iomap_layout(struct famfs_rs_iomap_layout *l)
 }
 
 /**
+ * famfs_rs_root_get() - the calling task's root directory
+ * @root: filled with the root, referenced; release with path_put()
+ *
+ * famfs_rs resolves the server's daxdev paths from the root of the task
+ * that completed FUSE_INIT (the server writing its reply), in that task's
+ * mount namespace, whoever opens a file later.
+ */
+void famfs_rs_root_get(struct path *root)
+{
+	get_fs_root(current->fs, root);
+}
+
+/**
  * famfs_rs_daxdev_open() - take a DAX device by path as its fs-dax holder
- * @path: path of the character device, e.g. /dev/dax1.0
+ * @root: the directory (and mount namespace) absolute paths start from
+ * @path: absolute path of the character device, e.g. /dev/dax1.0
  * @holder: the holder cookie (dax_holder() returns it to @hops)
  * @hops: holder operations (memory failure notification)
- * @out: the device, on success
+ * @out: the device
  *
- * Return: 0; -ENOENT, -ELOOP, ... from the path lookup; -ENODEV if the path
- * is not a character device or not a DAX device; -EOPNOTSUPP if the DAX
- * device is not bound to fsdev_dax; -EBUSY if another holder has it.
+ * Return: 0 if the device was taken: @out holds it with two references
+ * (the lookup's and the holder's), which famfs_rs_daxdev_close() drops;
+ * 1 if @holder already holds it (a racing call took it): @out is the
+ * device and no reference was taken; -ENOENT, -ELOOP, ... from the path
+ * lookup; -ENODEV if the path is not a character device or not a DAX
+ * device; -EOPNOTSUPP if the DAX device is not bound to fsdev_dax;
+ * -EBUSY if another holder has it.
  */
-int famfs_rs_daxdev_open(const char *path, void *holder,
-			 const struct dax_holder_operations *hops,
+int famfs_rs_daxdev_open(const struct path *root, const char *path,
+			 void *holder, const struct dax_holder_operations *hops,
 			 struct dax_device **out)
 {
 	struct dax_device *dax_dev;
@@ -54,7 +74,7 @@ int famfs_rs_daxdev_open(const char *path, void *holder,
 	dev_t devt;
 	int rc;
 
-	rc = kern_path(path, LOOKUP_FOLLOW, &p);
+	rc = vfs_path_lookup(root->dentry, root->mnt, path, LOOKUP_FOLLOW, &p);
 	if (rc)
 		return rc;
 	inode = d_backing_inode(p.dentry);
@@ -72,6 +92,12 @@ int famfs_rs_daxdev_open(const char *path, void *holder,
 	if (!dax_dev)
 		return -ENODEV;
 	rc = fs_dax_get(dax_dev, holder, hops);
+	if (rc == -EBUSY && dax_holder(dax_dev) == holder) {
+		/* Ours already: the holding keeps it alive. */
+		put_dax(dax_dev);
+		*out = dax_dev;
+		return 1;
+	}
 	if (rc) {
 		put_dax(dax_dev);
 		return rc;
@@ -84,6 +110,11 @@ int famfs_rs_daxdev_open(const char *path, void *holder,
  * famfs_rs_daxdev_close() - release a device taken by famfs_rs_daxdev_open()
  * @dax_dev: the device
  * @holder: the holder cookie it was taken with
+ *
+ * Also right after kill_dax() released the holding (the device was
+ * unbound, and maybe taken by another holder since): fs_put_dax() then
+ * leaves the device's holder alone (patches/0004), and it waits for a
+ * notify_failure() still running with @holder.
  */
 void famfs_rs_daxdev_close(struct dax_device *dax_dev, void *holder)
 {
@@ -111,6 +142,17 @@ int famfs_rs_daxdev_check_end(struct dax_device *dax_dev, u64 end)
 				  &kaddr, &pfn);
 	dax_read_unlock(id);
 	return avail < 0 ? avail : 0;
+}
+
+/**
+ * famfs_rs_mf_pre_remove() - whether a memory failure is a device removal
+ * @mf_flags: the flags notify_failure() got
+ *
+ * Return: true for MF_MEM_PRE_REMOVE (kill_dax(): the device goes away).
+ */
+bool famfs_rs_mf_pre_remove(int mf_flags)
+{
+	return mf_flags & MF_MEM_PRE_REMOVE;
 }
 
 /*

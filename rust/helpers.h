@@ -33,12 +33,16 @@ void famfs_rs_iomap_layout(struct famfs_rs_iomap_layout *l);
 struct dax_device;
 struct dax_holder_operations;
 
-int famfs_rs_daxdev_open(const char *path, void *holder,
-			 const struct dax_holder_operations *hops,
+struct path;
+
+void famfs_rs_root_get(struct path *root);
+int famfs_rs_daxdev_open(const struct path *root, const char *path,
+			 void *holder, const struct dax_holder_operations *hops,
 			 struct dax_device **out);
 void famfs_rs_daxdev_close(struct dax_device *dax_dev, void *holder);
 int famfs_rs_daxdev_check_end(struct dax_device *dax_dev, u64 end);
 void famfs_rs_log_ratelimited(bool err, const char *msg);
+bool famfs_rs_mf_pre_remove(int mf_flags);
 
 void famfs_rs_debugfs_init(bool *timing);
 void famfs_rs_debugfs_exit(void);

@@ -16,7 +16,7 @@ use crate::ffi;
 use core::{
     ffi::{c_int, c_uint, c_void},
     marker::PhantomData,
-    ptr,
+    ptr::{self, NonNull},
     sync::atomic::{AtomicPtr, Ordering},
 };
 use kernel::{
@@ -55,11 +55,18 @@ impl FmapInode {
         self.0.get()
     }
 
-    /// The inode number, for log messages.
-    pub(crate) fn ino(&self) -> u64 {
-        // SAFETY: the inode is alive by the type invariant; i_ino does not
-        // change once the inode is hashed.
-        unsafe { (*self.as_ptr()).i_ino }
+    /// The fuse node ID, for log messages. Not i_ino, which the server
+    /// chooses and fuse rewrites at every attribute reply: the node ID is
+    /// fixed for the inode's life.
+    pub(crate) fn nodeid(&self) -> u64 {
+        // SAFETY: the inode is a live fuse inode by the type invariant.
+        unsafe { ffi::fuse_dax_fmap_nodeid(self.as_ptr()) }
+    }
+
+    /// The inode's identity while it lives: its address. Two live inodes
+    /// never share it, whatever numbers the server gives them.
+    pub(crate) fn key(&self) -> usize {
+        self.as_ptr() as usize
     }
 
     /// The fmap fuse published for this inode, or null before its first
@@ -118,15 +125,75 @@ impl FmapInode {
     }
 }
 
+/// A counted reference to a fuse inode of a FUSE_DAX_FMAP connection.
+///
+/// # Invariants
+///
+/// Holds one reference (`igrab`) to a live fuse inode of such a
+/// connection, put on drop.
+pub(crate) struct InodeRef(NonNull<bindings::inode>);
+
+impl InodeRef {
+    /// Takes a reference to `ptr`, unless the inode is being evicted.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a fuse inode of a FUSE_DAX_FMAP connection whose memory
+    /// stays valid during the call (its eviction cannot finish meanwhile).
+    pub(crate) unsafe fn grab(ptr: *mut bindings::inode) -> Option<Self> {
+        // SAFETY: `ptr` is valid during the call (function contract);
+        // `igrab` fails for an inode that is being freed.
+        let p = unsafe { bindings::igrab(ptr) };
+        // INVARIANT: `igrab` returned a reference to the inode, or null.
+        NonNull::new(p).map(InodeRef)
+    }
+
+    fn inode(&self) -> &FmapInode {
+        // SAFETY: the reference keeps the inode alive while `self` lives
+        // (type invariant), and it is such an inode.
+        unsafe { FmapInode::from_raw(self.0.as_ptr()) }
+    }
+
+    /// The fuse node ID, for log messages.
+    pub(crate) fn nodeid(&self) -> u64 {
+        self.inode().nodeid()
+    }
+
+    /// Unmaps the file everywhere, waits for its page references and drops
+    /// its DAX entries (`fuse_dax_fmap_revoke()`): for a removed device.
+    pub(crate) fn revoke(&self) -> Result {
+        // SAFETY: a live fmap-connection inode (type invariant).
+        to_result(unsafe { ffi::fuse_dax_fmap_revoke(self.0.as_ptr()) })
+    }
+}
+
+impl Drop for InodeRef {
+    fn drop(&mut self) {
+        // SAFETY: the reference taken by `grab` (type invariant), put once.
+        unsafe { bindings::iput(self.0.as_ptr()) };
+    }
+}
+
 /// The iomap a provider fills in `iomap_begin`.
 ///
 /// # Invariants
 ///
-/// Wraps the iomap fuse's DAX path passes to `iomap_begin`, valid and
-/// exclusively ours for the lifetime of the wrapper.
+/// Wraps an iomap (the one fuse's DAX path passes to `iomap_begin`), valid
+/// and exclusively ours for the lifetime of the wrapper.
 pub(crate) struct Iomap<'a>(&'a mut ffi::iomap);
 
-impl Iomap<'_> {
+impl<'a> Iomap<'a> {
+    /// Wraps an iomap to fill.
+    pub(crate) fn new(iomap: &'a mut ffi::iomap) -> Self {
+        // INVARIANT: `iomap` is exclusively borrowed for `'a`.
+        Iomap(iomap)
+    }
+
+    /// The iomap's type (`IOMAP_HOLE`, `IOMAP_MAPPED`, ...).
+    pub(crate) fn kind(&self) -> u16 {
+        self.0.type_
+    }
+
     /// Reports `length` bytes at file offset `offset` as a hole: what the
     /// DAX read path expects past end of file, where it stops.
     pub(crate) fn set_hole(&mut self, offset: u64, length: u64) {
@@ -168,7 +235,9 @@ pub(crate) trait FmapProvider {
     /// The fmap kept for each inode.
     type Fmap: ForeignOwnable + Send + Sync;
 
-    /// A connection negotiated FUSE_DAX_FMAP; an error fails it.
+    /// A connection negotiated FUSE_DAX_FMAP; an error fails it. Runs in
+    /// the context of the task that completed FUSE_INIT: the server
+    /// writing its reply (or the mounter, with a synchronous init).
     fn conn_init() -> Result<Self::Conn>;
 
     /// A regular file is opened and has no fmap yet: fetch and validate
@@ -177,6 +246,11 @@ pub(crate) trait FmapProvider {
         inode: &FmapInode,
         conn: <Self::Conn as ForeignOwnable>::Borrowed<'_>,
     ) -> Result<(Self::Fmap, u64)>;
+
+    /// The DAX device fsync and msync flush the file's dirty pages with
+    /// (`dax_writeback_mapping_range()`): one whose write cache is on, if
+    /// any of the file's devices has it.
+    fn flush_dax_dev(fmap: <Self::Fmap as ForeignOwnable>::Borrowed<'_>) -> *mut ffi::dax_device;
 
     /// Maps file offset `pos` for at most `len` bytes: the fault path.
     fn iomap_begin(
@@ -240,8 +314,17 @@ impl<T: FmapProvider> Adapter<T> {
     /// `fmap` came from `fmap_get` and is freed once.
     unsafe extern "C" fn fmap_free(fmap: *mut c_void) {
         // SAFETY: `fmap` came from `into_foreign` in `fmap_get`; fuse frees
-        // it once, at eviction or when it lost a race with another open.
+        // it once, at eviction.
         drop(unsafe { T::Fmap::from_foreign(fmap) });
+    }
+
+    /// # Safety
+    ///
+    /// `fmap` came from `fmap_get` and is published on a live inode.
+    unsafe extern "C" fn flush_dax_dev(fmap: *mut c_void) -> *mut ffi::dax_device {
+        // SAFETY: `fmap` came from `into_foreign` and is freed only at
+        // eviction, which cannot overlap the writeback of its inode.
+        T::flush_dax_dev(unsafe { T::Fmap::borrow(fmap) })
     }
 
     /// # Safety
@@ -273,8 +356,7 @@ impl<T: FmapProvider> Adapter<T> {
             // freed only at eviction, which cannot overlap I/O on the file.
             let fmap = unsafe { T::Fmap::borrow(p) };
             // SAFETY: `iomap` is valid and exclusive (function contract).
-            // INVARIANT: so the wrapper holds it for this call only.
-            let mut iomap = Iomap(unsafe { &mut *iomap });
+            let mut iomap = Iomap::new(unsafe { &mut *iomap });
             T::iomap_begin(
                 fmap,
                 u64::try_from(pos)?,
@@ -329,6 +411,7 @@ impl<T: FmapProvider> Registration<T> {
                 conn_free: Some(Adapter::<T>::conn_free),
                 fmap_get: Some(Adapter::<T>::fmap_get),
                 fmap_free: Some(Adapter::<T>::fmap_free),
+                flush_dax_dev: Some(Adapter::<T>::flush_dax_dev),
                 iomap_ops: Adapter::<T>::iomap_ops(),
             },
             GFP_KERNEL,

@@ -495,8 +495,9 @@ static inline int famfs_kmsg_open(void)
 
 /*
  * What famfs_rs logged since the last scan of @fd: its lines, those about
- * inode @ino ("famfs_rs: inode INO: "), the last of those, and the log
- * limiter's "callbacks suppressed" reports.
+ * the file with fuse node ID @ino ("famfs_rs: file NODEID: "; the test
+ * server gives each file st_ino == nodeid unless a test overrides it),
+ * the last of those, and the log limiter's "callbacks suppressed" reports.
  */
 struct famfs_kmsg {
 	int famfs;
@@ -511,7 +512,7 @@ static inline void famfs_kmsg_scan(int fd, unsigned long long ino, struct famfs_
 	ssize_t n;
 
 	memset(k, 0, sizeof(*k));
-	snprintf(want, sizeof(want), "famfs_rs: inode %llu: ", ino);
+	snprintf(want, sizeof(want), "famfs_rs: file %llu: ", ino);
 	for (;;) {
 		n = read(fd, rec, sizeof(rec) - 1);
 		if (n < 0 && errno == EPIPE)	/* overwritten records: go on */
