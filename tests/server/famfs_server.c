@@ -447,7 +447,9 @@ static const struct {
 	{ "ERANGE", ERANGE }, { "ENAMETOOLONG", ENAMETOOLONG },
 	{ "EPROTO", EPROTO }, { "EOVERFLOW", EOVERFLOW },
 	{ "EOPNOTSUPP", EOPNOTSUPP }, { "ETIMEDOUT", ETIMEDOUT },
-	{ "EHWPOISON", EHWPOISON },
+	{ "EHWPOISON", EHWPOISON }, { "ENOTTY", ENOTTY }, { "ENOLCK", ENOLCK },
+	{ "EDEADLK", EDEADLK }, { "EINTR", EINTR }, { "ENOTEMPTY", ENOTEMPTY },
+	{ "EMLINK", EMLINK }, { "EXDEV", EXDEV }, { "ESTALE", ESTALE },
 };
 
 /* An errno: a number 0..511 (what fuse accepts in a reply) or a name. */
