@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -275,6 +276,9 @@ static inline int famfs_mount_start(struct famfs_mount *m, const char *manifest,
 	argv[n++] = m->stats;
 	argv[n++] = "--control";
 	argv[n++] = m->ctl;
+	/* one more server option for every mount (e.g. --lax-fmap-in) */
+	if (getenv("FAMFS_SERVER_OPT") && *getenv("FAMFS_SERVER_OPT"))
+		argv[n++] = getenv("FAMFS_SERVER_OPT");
 	for (i = 0; args && args[i] && n < 20; i++)
 		argv[n++] = args[i];
 	argv[n++] = manifest;
@@ -459,6 +463,78 @@ static inline void famfs_pattern(unsigned char *buf, size_t len, unsigned long l
 
 	for (i = 0; i < len; i++)
 		buf[i] = (unsigned char)((off + i) * 31 + seed * 101 + ((off + i) >> 12));
+}
+
+/*
+ * Copies from or to a file mapping that survive a SIGBUS: 0, or -EFAULT
+ * if a page of the range raised SIGBUS (the copy stops there), so that a
+ * test can assert "no SIGBUS" and still tear its mount down.
+ */
+static sigjmp_buf famfs_bus_jmp;
+static volatile sig_atomic_t famfs_bus_armed;
+
+static inline void famfs_on_sigbus(int sig)
+{
+	if (famfs_bus_armed)
+		siglongjmp(famfs_bus_jmp, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static inline int famfs_map_copy(void *dst, const void *src, size_t len)
+{
+	struct sigaction sa = { .sa_handler = famfs_on_sigbus }, old;
+	int rc = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(famfs_bus_jmp, 1)) {
+		rc = -EFAULT;
+	} else {
+		famfs_bus_armed = 1;
+		memcpy(dst, src, len);
+	}
+	famfs_bus_armed = 0;
+	sigaction(SIGBUS, &old, NULL);
+	return rc;
+}
+
+/* First index where a and b differ, or n. */
+static inline size_t famfs_first_diff(const unsigned char *a, const unsigned char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			break;
+	return i;
+}
+
+/*
+ * First byte where mapping map differs from want (n if none), read with
+ * famfs_map_copy(): (size_t)-1 if a page raised SIGBUS.
+ */
+static inline size_t famfs_map_diff(const unsigned char *map, const unsigned char *want,
+				    size_t n)
+{
+	unsigned char *tmp = malloc(n);
+	size_t d;
+
+	if (!tmp)
+		return 0;
+	if (famfs_map_copy(tmp, map, n)) {
+		free(tmp);
+		return (size_t)-1;
+	}
+	d = famfs_first_diff(tmp, want, n);
+	free(tmp);
+	return d;
+}
+
+/* One byte stored through a mapping: 0, or -EFAULT for a SIGBUS. */
+static inline int famfs_map_poke(unsigned char *map, size_t off, unsigned char v)
+{
+	return famfs_map_copy(map + off, &v, 1);
 }
 
 /* Write a string to a (sysfs, procfs) file; 0 or -errno. */

@@ -210,6 +210,7 @@ struct server {
 	bool no_fmap;
 	bool force_fmap;
 	bool verbose;
+	bool lax_fmap_in;		/* --lax-fmap-in: no input = size 4096 */
 	const char *stats_path;
 	const char *extra_opts;
 	const char *manifest;
@@ -1839,8 +1840,12 @@ static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
 	__u64 n;
 
 	memcpy(&gi, arg, len < sizeof(gi) ? len : sizeof(gi));
+	/* --lax-fmap-in: a request without input is the old protocol's first */
+	if (s->lax_fmap_in && !len)
+		gi.size = FAMFS_FMAP_FIRST_SIZE;
 	/* every request carries a famfs_get_fmap_in: the kernel's buffer */
-	bad = len != sizeof(gi) || gi.flags || gi.size < FMAP_HDR_SIZE;
+	bad = (len != sizeof(gi) && !(s->lax_fmap_in && !len)) || gi.flags ||
+	      gi.size < FMAP_HDR_SIZE;
 	sized = !bad && gi.size > FAMFS_FMAP_FIRST_SIZE;
 	pos = f ? f - s->files : FAMFS_SERVER_MAX_FILES;
 	if (pos < FAMFS_SERVER_MAX_FILES) {
@@ -2626,6 +2631,7 @@ static void help(FILE *out, int status)
 	      "  --force-fmap       set FUSE_DAX_FMAP in the INIT reply even unoffered\n"
 	      "  --stats PATH       live counters in PATH (struct famfs_server_stats)\n"
 	      "  --control PATH     a unix socket at PATH taking control commands\n"
+	      "  --lax-fmap-in      take a GET_FMAP without input as size 4096 (old kernels)\n"
 	      "  -o OPTS            more mount options, appended\n"
 	      "  -v, --verbose      log every request on stderr\n"
 	      "  --dump-fmap NAME   print the first GET_FMAP reply for NAME, raw\n"
@@ -2642,6 +2648,7 @@ int main(int argc, char **argv)
 		{ "force-fmap", no_argument, NULL, 'F' },
 		{ "stats", required_argument, NULL, 's' },
 		{ "control", required_argument, NULL, 'C' },
+		{ "lax-fmap-in", no_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "dump-fmap", required_argument, NULL, 'd' },
 		{ "dump-fmap-sized", required_argument, NULL, 'S' },
@@ -2672,6 +2679,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			s->control_path = optarg;
+			break;
+		case 'L':
+			s->lax_fmap_in = true;
 			break;
 		case 'o':
 			s->extra_opts = optarg;
