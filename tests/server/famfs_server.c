@@ -20,10 +20,16 @@
  *
  * Replies, by request:
  *   INIT, LOOKUP, GETATTR, OPEN, OPENDIR, READDIR, STATFS, ACCESS: served;
- *   FLUSH, RELEASE, RELEASEDIR: 0; FORGET, BATCH_FORGET: no reply;
- *   DESTROY: 0, then the server exits;
- *   GET_FMAP (54), GET_DAXDEV (55): from the manifest;
- *   SETATTR, MKNOD, MKDIR, SYMLINK, LINK, UNLINK, RMDIR, RENAME, RENAME2,
+ *   FLUSH, RELEASE, RELEASEDIR: 0; FORGET, BATCH_FORGET, NOTIFY_REPLY:
+ *   no reply; DESTROY: 0, then the server exits;
+ *   GET_FMAP (54): every request must carry a struct famfs_get_fmap_in
+ *   (size >= 32, flags 0; otherwise -EINVAL); the fmap if it fits size,
+ *   else its announcement; GET_DAXDEV (55): from the manifest;
+ *   SETATTR, MKNOD: -EROFS unless the manifest says otherwise ("setattr
+ *   ok", "mknod NAME reply=..."); GETLK, SETLK, SETLKW ("locks"), IOCTL
+ *   ("ioctl ERRNO"), POLL ("poll MASK"): as the manifest says, else "not
+ *   implemented";
+ *   MKDIR, SYMLINK, LINK, UNLINK, RMDIR, RENAME, RENAME2,
  *   CREATE, TMPFILE, SETXATTR, REMOVEXATTR: -EROFS (the namespace is
  *   read-only; EROFS rather than "not implemented", because the kernel
  *   would fall back from some of those, e.g. CREATE to MKNOD + OPEN);
@@ -40,6 +46,16 @@
  * or SIGTERM/SIGINT/SIGHUP (which unmount lazily), and then exits 0.
  * Exit status 1: a runtime failure; 2: bad usage or manifest; 3: a dump
  * whose reply is an error.
+ *
+ * Hostile behaviours for tests of the kernel: manifest directives (attr,
+ * lookup-stall, setattr ok, mknod, locks, lock-conflict, ioctl, poll,
+ * fmap-stall, ...), and with --control PATH a unix socket polled together
+ * with /dev/fuse that takes one command per line (notify-store,
+ * notify-retrieve, notify-inval-inode, notify-inval-entry, notify-delete,
+ * notify-prune, set-attr, regen, release-stall, lock-conflict, setattr,
+ * ping) and answers one line: "ok [N]", "err -ERRNO" (the errno of the
+ * notification's write() to /dev/fuse) or "bad MESSAGE". Requests left
+ * unanswered (stalls) do not stop the server from reading on.
  */
 #include <assert.h>
 #include <ctype.h>
