@@ -17,9 +17,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -164,6 +168,7 @@ struct famfs_mount {
 	char dir[64];		/* /tmp/famfs-srv.XXXXXX */
 	char mnt[96];		/* dir/mnt, the mountpoint */
 	char stats[96];		/* dir/stats, the server's --stats file */
+	char ctl[96];		/* dir/ctl, the server's --control socket */
 	pid_t pid;		/* the serving process (our child), or 0 */
 	pid_t launcher;		/* the process we started (!= pid in daemon mode) */
 	struct famfs_server_stats *st;	/* the live counters, mapped */
@@ -224,6 +229,7 @@ static inline void famfs_mount_stop(struct famfs_mount *m, int *status)
 		munmap(m->st, sizeof(*m->st));
 	m->st = NULL;
 	unlink(m->stats);
+	unlink(m->ctl);
 	rmdir(m->mnt);
 	rmdir(m->dir);
 	m->dir[0] = 0;
@@ -241,7 +247,7 @@ static inline void famfs_mount_stop(struct famfs_mount *m, int *status)
 static inline int famfs_mount_start(struct famfs_mount *m, const char *manifest,
 				    const char *const *args, bool foreground, int *status)
 {
-	const char *argv[24];
+	const char *argv[26];
 	struct statfs sfs;
 	long long end;
 	int n = 0, i, rc = 0, st = 0;
@@ -257,6 +263,7 @@ static inline int famfs_mount_start(struct famfs_mount *m, const char *manifest,
 	}
 	snprintf(m->mnt, sizeof(m->mnt), "%s/mnt", m->dir);
 	snprintf(m->stats, sizeof(m->stats), "%s/stats", m->dir);
+	snprintf(m->ctl, sizeof(m->ctl), "%s/ctl", m->dir);
 	if (mkdir(m->mnt, 0755)) {
 		rc = -errno;
 		goto fail;
@@ -267,6 +274,11 @@ static inline int famfs_mount_start(struct famfs_mount *m, const char *manifest,
 		argv[n++] = "-f";
 	argv[n++] = "--stats";
 	argv[n++] = m->stats;
+	argv[n++] = "--control";
+	argv[n++] = m->ctl;
+	/* one more server option for every mount (e.g. --lax-fmap-in) */
+	if (getenv("FAMFS_SERVER_OPT") && *getenv("FAMFS_SERVER_OPT"))
+		argv[n++] = getenv("FAMFS_SERVER_OPT");
 	for (i = 0; args && args[i] && n < 20; i++)
 		argv[n++] = args[i];
 	argv[n++] = manifest;
@@ -336,6 +348,193 @@ fail:
 		*status = st;
 	famfs_mount_stop(m, NULL);
 	return rc;
+}
+
+/*
+ * One command on the server's control channel (--control, which
+ * famfs_mount_start() always passes): the reply line in reply (without
+ * its newline, if reply is not NULL). Returns 0 for "ok...", the errno N
+ * for "err -N" (what the server's write() of a notification to /dev/fuse
+ * failed with), or a negative errno: -EBADMSG for a command the server
+ * refused ("bad ..."), another for a channel that failed.
+ */
+static inline int famfs_vctl(struct famfs_mount *m, char *reply, size_t size,
+			     const char *fmt, va_list ap)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[4096], in[512];
+	size_t got = 0;
+	ssize_t r;
+	int fd, len, rc;
+
+	len = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	if (len < 0 || len >= (int)sizeof(line) - 1)
+		return -E2BIG;
+	line[len++] = '\n';
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", m->ctl);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    write(fd, line, len) != len) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	while (got < sizeof(in) - 1) {
+		r = read(fd, in + got, sizeof(in) - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += r;
+		if (memchr(in, '\n', got))
+			break;
+	}
+	close(fd);
+	in[got] = 0;
+	if (!strchr(in, '\n'))
+		return -EPIPE;
+	*strchr(in, '\n') = 0;
+	if (reply && size)
+		snprintf(reply, size, "%s", in);
+	if (!strncmp(in, "ok", 2))
+		return 0;
+	if (!strncmp(in, "err -", 5))
+		return atoi(in + 5);
+	return -EBADMSG;
+}
+
+static inline int famfs_ctl(struct famfs_mount *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static inline int famfs_ctl(struct famfs_mount *m, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = famfs_vctl(m, NULL, 0, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static inline int famfs_ctl_reply(struct famfs_mount *m, char *reply, size_t size,
+				  const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static inline int famfs_ctl_reply(struct famfs_mount *m, char *reply, size_t size,
+				  const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = famfs_vctl(m, reply, size, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/*
+ * A manifest written to path from a printf format (tests build their
+ * own from the VM's device layout); 0 or -errno.
+ */
+static inline int famfs_write_manifest(const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static inline int famfs_write_manifest(const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	FILE *f = fopen(path, "w");
+	int rc;
+
+	if (!f)
+		return -errno;
+	va_start(ap, fmt);
+	rc = vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (fclose(f) || rc < 0)
+		return -EIO;
+	return 0;
+}
+
+/* Fill buf with the bytes a test writes at file offset off: seed-specific. */
+static inline void famfs_pattern(unsigned char *buf, size_t len, unsigned long long off,
+				 unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (unsigned char)((off + i) * 31 + seed * 101 + ((off + i) >> 12));
+}
+
+/*
+ * Copies from or to a file mapping that survive a SIGBUS: 0, or -EFAULT
+ * if a page of the range raised SIGBUS (the copy stops there), so that a
+ * test can assert "no SIGBUS" and still tear its mount down.
+ */
+static sigjmp_buf famfs_bus_jmp;
+static volatile sig_atomic_t famfs_bus_armed;
+
+static inline void famfs_on_sigbus(int sig)
+{
+	if (famfs_bus_armed)
+		siglongjmp(famfs_bus_jmp, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static inline int famfs_map_copy(void *dst, const void *src, size_t len)
+{
+	struct sigaction sa = { .sa_handler = famfs_on_sigbus }, old;
+	int rc = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(famfs_bus_jmp, 1)) {
+		rc = -EFAULT;
+	} else {
+		famfs_bus_armed = 1;
+		memcpy(dst, src, len);
+	}
+	famfs_bus_armed = 0;
+	sigaction(SIGBUS, &old, NULL);
+	return rc;
+}
+
+/* First index where a and b differ, or n. */
+static inline size_t famfs_first_diff(const unsigned char *a, const unsigned char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			break;
+	return i;
+}
+
+/*
+ * First byte where mapping map differs from want (n if none), read with
+ * famfs_map_copy(): (size_t)-1 if a page raised SIGBUS.
+ */
+static inline size_t famfs_map_diff(const unsigned char *map, const unsigned char *want,
+				    size_t n)
+{
+	unsigned char *tmp = malloc(n);
+	size_t d;
+
+	if (!tmp)
+		return 0;
+	if (famfs_map_copy(tmp, map, n)) {
+		free(tmp);
+		return (size_t)-1;
+	}
+	d = famfs_first_diff(tmp, want, n);
+	free(tmp);
+	return d;
+}
+
+/* One byte stored through a mapping: 0, or -EFAULT for a SIGBUS. */
+static inline int famfs_map_poke(unsigned char *map, size_t off, unsigned char v)
+{
+	return famfs_map_copy(map + off, &v, 1);
 }
 
 /* Write a string to a (sysfs, procfs) file; 0 or -errno. */

@@ -20,10 +20,16 @@
  *
  * Replies, by request:
  *   INIT, LOOKUP, GETATTR, OPEN, OPENDIR, READDIR, STATFS, ACCESS: served;
- *   FLUSH, RELEASE, RELEASEDIR: 0; FORGET, BATCH_FORGET: no reply;
- *   DESTROY: 0, then the server exits;
- *   GET_FMAP (54), GET_DAXDEV (55): from the manifest;
- *   SETATTR, MKNOD, MKDIR, SYMLINK, LINK, UNLINK, RMDIR, RENAME, RENAME2,
+ *   FLUSH, RELEASE, RELEASEDIR: 0; FORGET, BATCH_FORGET, NOTIFY_REPLY:
+ *   no reply; DESTROY: 0, then the server exits;
+ *   GET_FMAP (54): every request must carry a struct famfs_get_fmap_in
+ *   (size >= 32, flags 0; otherwise -EINVAL); the fmap if it fits size,
+ *   else its announcement; GET_DAXDEV (55): from the manifest;
+ *   SETATTR, MKNOD: -EROFS unless the manifest says otherwise ("setattr
+ *   ok", "mknod NAME reply=..."); GETLK, SETLK, SETLKW ("locks"), IOCTL
+ *   ("ioctl ERRNO"), POLL ("poll MASK"): as the manifest says, else "not
+ *   implemented";
+ *   MKDIR, SYMLINK, LINK, UNLINK, RMDIR, RENAME, RENAME2,
  *   CREATE, TMPFILE, SETXATTR, REMOVEXATTR: -EROFS (the namespace is
  *   read-only; EROFS rather than "not implemented", because the kernel
  *   would fall back from some of those, e.g. CREATE to MKNOD + OPEN);
@@ -40,6 +46,16 @@
  * or SIGTERM/SIGINT/SIGHUP (which unmount lazily), and then exits 0.
  * Exit status 1: a runtime failure; 2: bad usage or manifest; 3: a dump
  * whose reply is an error.
+ *
+ * Hostile behaviours for tests of the kernel: manifest directives (attr,
+ * lookup-stall, setattr ok, mknod, locks, lock-conflict, ioctl, poll,
+ * fmap-stall, ...), and with --control PATH a unix socket polled together
+ * with /dev/fuse that takes one command per line (notify-store,
+ * notify-retrieve, notify-inval-inode, notify-inval-entry, notify-delete,
+ * notify-prune, set-attr, regen, release-stall, lock-conflict, setattr,
+ * ping) and answers one line: "ok [N]", "err -ERRNO" (the errno of the
+ * notification's write() to /dev/fuse) or "bad MESSAGE". Requests left
+ * unanswered (stalls) do not stop the server from reading on.
  */
 #include <assert.h>
 #include <ctype.h>
@@ -50,6 +66,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -59,8 +76,10 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 
 #include <linux/fuse.h>
 #include <linux/famfs_fmap.h>
@@ -163,6 +182,28 @@ struct famfs_file {
 	bool has_announce;
 	bool announce_again;		/* announce in the second round too */
 	__u32 announce;
+
+	/* attribute overrides ("attr" directive, "set-attr" command) */
+	bool has_size;
+	__u64 attr_size;		/* attr.size in every reply */
+	bool has_ino;
+	__u64 attr_ino;
+	bool has_mode;
+	__u32 attr_mode;
+	__u64 generation;		/* LOOKUP/MKNOD generation, 1 by default */
+	__u64 valid;			/* entry and attr timeout, seconds */
+	bool hidden;			/* "mknod NAME reply=new": absent until MKNOD */
+};
+
+/* "mknod NAME reply=...": what a MKNOD of NAME answers. */
+enum mknod_kind { MKNOD_EXISTING, MKNOD_NEW, MKNOD_ERRNO };
+
+struct mknod_rule {
+	char *name;
+	enum mknod_kind kind;
+	unsigned int target;		/* file index (EXISTING, NEW) */
+	int err;			/* MKNOD_ERRNO */
+	bool created;			/* answered with an entry: LOOKUP finds it */
 };
 
 struct daxdev {
@@ -185,6 +226,7 @@ struct server {
 	bool no_fmap;
 	bool force_fmap;
 	bool verbose;
+	bool lax_fmap_in;		/* --lax-fmap-in: no input = size 4096 */
 	const char *stats_path;
 	const char *extra_opts;
 	const char *manifest;
@@ -198,6 +240,29 @@ struct server {
 	struct daxdev *devs;
 	unsigned int ndevs;
 	unsigned int devs_cap;
+
+	/* behaviours the manifest or the control channel switch on */
+	bool setattr_ok;		/* answer SETATTR with the attributes */
+	bool locks;			/* negotiate and answer POSIX and flock locks */
+	bool lock_conflict;		/* GETLK: a conflict; SETLK(W): -EAGAIN */
+	bool has_ioctl;
+	int ioctl_err;			/* IOCTL reply: -ioctl_err, 0: result 0 */
+	bool has_poll;
+	__u32 poll_mask;		/* POLL reply revents */
+	struct mknod_rule *mknods;
+	unsigned int nmknods;
+	unsigned int mknods_cap;
+	char **lookup_stalls;		/* names whose LOOKUP is never answered */
+	unsigned int nlookup_stalls;
+	unsigned int lookup_stalls_cap;
+	__u64 *stalled;			/* uniques of requests left unanswered */
+	unsigned int nstalled;
+	unsigned int stalled_cap;
+	bool stalls_released;		/* release-stall: stall nothing more */
+
+	/* the control channel (--control PATH) */
+	const char *control_path;
+	int ctl_fd;			/* listening unix socket, or -1 */
 
 	/* the connection */
 	int fd;
@@ -399,7 +464,9 @@ static const struct {
 	{ "ERANGE", ERANGE }, { "ENAMETOOLONG", ENAMETOOLONG },
 	{ "EPROTO", EPROTO }, { "EOVERFLOW", EOVERFLOW },
 	{ "EOPNOTSUPP", EOPNOTSUPP }, { "ETIMEDOUT", ETIMEDOUT },
-	{ "EHWPOISON", EHWPOISON },
+	{ "EHWPOISON", EHWPOISON }, { "ENOTTY", ENOTTY }, { "ENOLCK", ENOLCK },
+	{ "EDEADLK", EDEADLK }, { "EINTR", EINTR }, { "ENOTEMPTY", ENOTEMPTY },
+	{ "EMLINK", EMLINK }, { "EXDEV", EXDEV }, { "ESTALE", ESTALE },
 };
 
 /* An errno: a number 0..511 (what fuse accepts in a reply) or a name. */
@@ -502,6 +569,8 @@ static void parse_file(const struct parser *p, struct server *s, char **tok, int
 	memset(f, 0, sizeof(*f));
 	f->name = xstrdup(name);
 	f->size = need_u64(p, tok[2], "file size", ULLONG_MAX);
+	f->generation = 1;
+	f->valid = ENTRY_TIMEOUT;
 	f->fmap_len = FMAP_HDR_SIZE;
 	f->ext_type = FAMFS_EXT_SIMPLE;
 	if (ntok == 3)
@@ -829,6 +898,133 @@ static void set_errno(const struct parser *p, struct override *o, const char *sp
 	o->has_errno = true;
 }
 
+/*
+ * One attribute override KEY=VALUE (size, ino, mode, generation, valid)
+ * applied to f: 0, or -EINVAL with *why saying what is wrong.
+ */
+static int apply_attr(struct famfs_file *f, char *kv, const char **why)
+{
+	char *eq = strchr(kv, '='), *end;
+	unsigned long mode;
+	__u64 v = 0;
+
+	*why = "want KEY=VALUE with KEY size, ino, mode, generation or valid";
+	if (!eq)
+		return -EINVAL;
+	*eq++ = 0;
+	if (!strcmp(kv, "mode")) {
+		/* octal with a leading 0, hex with 0x, else decimal */
+		errno = 0;
+		mode = strtoul(eq, &end, 0);
+		if (errno || end == eq || *end || mode > 0xffff) {
+			*why = "bad mode";
+			return -EINVAL;
+		}
+		f->has_mode = true;
+		f->attr_mode = mode;
+		return 0;
+	}
+	if (parse_u64(eq, &v)) {
+		*why = "bad number";
+		return -EINVAL;
+	}
+	if (!strcmp(kv, "size")) {
+		f->has_size = true;
+		f->attr_size = v;
+	} else if (!strcmp(kv, "ino")) {
+		f->has_ino = true;
+		f->attr_ino = v;
+	} else if (!strcmp(kv, "generation")) {
+		f->generation = v;
+	} else if (!strcmp(kv, "valid")) {
+		f->valid = v;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static unsigned int file_index(const struct server *s, const struct famfs_file *f)
+{
+	return f - s->files;
+}
+
+/* The behaviour directives: attr, lookup-stall, setattr, mknod, locks, ... */
+static bool parse_behaviour(const struct parser *p, struct server *s, char **tok, int ntok)
+{
+	const char *d = tok[0], *why;
+	struct mknod_rule *r;
+	struct famfs_file *f;
+	char *v;
+	int i;
+
+	if (!strcmp(d, "attr")) {
+		if (ntok < 3)
+			bad_manifest(p, "want: attr NAME KEY=VALUE...");
+		f = need_file(p, s, tok[1]);
+		for (i = 2; i < ntok; i++)
+			if (apply_attr(f, tok[i], &why))
+				bad_manifest(p, "attr: %s", why);
+	} else if (!strcmp(d, "lookup-stall")) {
+		if (ntok != 2)
+			bad_manifest(p, "want: lookup-stall NAME");
+		s->lookup_stalls = grow(s->lookup_stalls, s->nlookup_stalls,
+					&s->lookup_stalls_cap, sizeof(*s->lookup_stalls));
+		s->lookup_stalls[s->nlookup_stalls++] = xstrdup(tok[1]);
+	} else if (!strcmp(d, "setattr")) {
+		if (ntok != 2 || strcmp(tok[1], "ok"))
+			bad_manifest(p, "want: setattr ok");
+		s->setattr_ok = true;
+	} else if (!strcmp(d, "mknod")) {
+		if (ntok != 3 || strncmp(tok[2], "reply=", 6) || !tok[2][6])
+			bad_manifest(p, "want: mknod NAME reply=EXISTING_NAME|new|ERRNO");
+		for (i = 0; i < (int)s->nmknods; i++)
+			if (!strcmp(s->mknods[i].name, tok[1]))
+				bad_manifest(p, "mknod '%s' given twice", tok[1]);
+		s->mknods = grow(s->mknods, s->nmknods, &s->mknods_cap, sizeof(*s->mknods));
+		r = &s->mknods[s->nmknods++];
+		memset(r, 0, sizeof(*r));
+		r->name = xstrdup(tok[1]);
+		v = tok[2] + 6;
+		if (!strcmp(v, "new")) {
+			/* NAME is a file listed above, absent until the MKNOD */
+			f = need_file(p, s, tok[1]);
+			f->hidden = true;
+			r->kind = MKNOD_NEW;
+			r->target = file_index(s, f);
+		} else if (find_file(s, v)) {
+			if (find_file(s, tok[1]))
+				bad_manifest(p, "mknod: '%s' exists already", tok[1]);
+			r->kind = MKNOD_EXISTING;
+			r->target = file_index(s, find_file(s, v));
+		} else {
+			r->kind = MKNOD_ERRNO;
+			r->err = parse_errno(p, v);
+		}
+	} else if (!strcmp(d, "locks")) {
+		if (ntok != 1)
+			bad_manifest(p, "want: locks");
+		s->locks = true;
+	} else if (!strcmp(d, "lock-conflict")) {
+		if (ntok != 1)
+			bad_manifest(p, "want: lock-conflict");
+		s->lock_conflict = true;
+	} else if (!strcmp(d, "ioctl")) {
+		if (ntok != 2)
+			bad_manifest(p, "want: ioctl ERRNO");
+		s->has_ioctl = true;
+		s->ioctl_err = parse_errno(p, tok[1]);
+	} else if (!strcmp(d, "poll")) {
+		if (ntok != 2)
+			bad_manifest(p, "want: poll MASK");
+		s->has_poll = true;
+		s->poll_mask = need_u64(p, tok[1], "poll mask", UINT32_MAX);
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static const char * const directives[] = {
 	"daxdev", "daxdev-reply", "daxdev-errno", "fmap-reply", "fmap-errno", "fmap-announce",
 	"fmap-stall", "daxdev-stall", "fmap-fields",
@@ -846,6 +1042,8 @@ static void parse_line(const struct parser *p, struct server *s, char **tok, int
 		parse_file(p, s, tok, ntok);
 		return;
 	}
+	if (parse_behaviour(p, s, tok, ntok))
+		return;
 	for (i = 0; i < (int)ARRAY_SIZE(directives); i++)
 		if (!strcmp(d, directives[i]))
 			break;
@@ -990,6 +1188,13 @@ static void free_manifest(struct server *s)
 		free(s->devs[i].path);
 		free_override(&s->devs[i].ovr);
 	}
+	for (i = 0; i < s->nmknods; i++)
+		free(s->mknods[i].name);
+	for (i = 0; i < s->nlookup_stalls; i++)
+		free(s->lookup_stalls[i]);
+	free(s->mknods);
+	free(s->lookup_stalls);
+	free(s->stalled);
 	free(s->files);
 	free(s->devs);
 	free(s->manifest_dir);
@@ -1047,11 +1252,15 @@ static void announce(const struct famfs_file *f, __u32 size, struct reply *r)
 }
 
 /*
- * The reply to GET_FMAP for file f: @sized is true for a request that
- * carried a struct famfs_get_fmap_in (the second round of a large fmap).
+ * The reply to a (valid) GET_FMAP for file f whose struct famfs_get_fmap_in
+ * gives the kernel's buffer @size: the whole fmap if it fits, else its
+ * announcement. A request with @size > FAMFS_FMAP_FIRST_SIZE is the
+ * second round of a large fmap ("sized"); the overrides see rounds so.
  */
-static void fmap_reply(const struct famfs_file *f, bool sized, struct reply *r)
+static void fmap_reply(const struct famfs_file *f, __u32 size, struct reply *r)
 {
+	bool sized = size > FAMFS_FMAP_FIRST_SIZE;
+
 	r->err = 0;
 	r->data = NULL;
 	r->len = 0;
@@ -1068,8 +1277,8 @@ static void fmap_reply(const struct famfs_file *f, bool sized, struct reply *r)
 		r->len = f->ovr.reply.len;
 		return;
 	}
-	if (!sized && f->fmap.len > FAMFS_FMAP_FIRST_SIZE) {
-		/* does not fit the kernel's first buffer: announce the size */
+	if (f->fmap.len > size) {
+		/* does not fit the kernel's buffer: announce the size */
 		announce(f, f->fmap.len > UINT32_MAX ? UINT32_MAX : f->fmap.len, r);
 		return;
 	}
@@ -1202,10 +1411,12 @@ static void fill_attr(struct server *s, __u64 nodeid, struct fuse_attr *a)
 	memset(a, 0, sizeof(*a));
 	a->ino = nodeid;
 	if (f) {
-		a->size = f->size;
-		a->blocks = div_round_up(f->size, 512);
-		a->mode = S_IFREG | 0644;
+		a->size = f->has_size ? f->attr_size : f->size;
+		a->blocks = div_round_up(a->size, 512);
+		a->mode = f->has_mode ? f->attr_mode : S_IFREG | 0644;
 		a->nlink = 1;
+		if (f->has_ino)
+			a->ino = f->attr_ino;
 	} else {
 		a->mode = S_IFDIR | 0755;
 		a->nlink = 2;
@@ -1219,6 +1430,60 @@ static void fill_attr(struct server *s, __u64 nodeid, struct fuse_attr *a)
 	a->uid = s->uid;
 	a->gid = s->gid;
 	a->blksize = BLKSIZE;
+}
+
+/*
+ * Leave request @in unanswered (remembered for release-stall); false once
+ * release-stall has turned the stalls off: answer it normally then.
+ */
+static bool stall(struct server *s, const struct fuse_in_header *in)
+{
+	if (s->stalls_released)
+		return false;
+	s->stalled = grow(s->stalled, s->nstalled, &s->stalled_cap, sizeof(*s->stalled));
+	s->stalled[s->nstalled++] = in->unique;
+	count(&s->st->stalled);
+	if (s->verbose)
+		fprintf(stderr, "famfs_server:   -> unique %llu stalled\n",
+			(unsigned long long)in->unique);
+	return true;
+}
+
+/* The entry of file @idx (LOOKUP, MKNOD), with its overrides. */
+static void fill_entry(struct server *s, unsigned int idx, struct fuse_entry_out *out)
+{
+	const struct famfs_file *f = &s->files[idx];
+
+	memset(out, 0, sizeof(*out));
+	out->nodeid = FIRST_FILE_ID + idx;
+	out->generation = f->generation;
+	out->entry_valid = f->valid;
+	out->attr_valid = f->valid;
+	fill_attr(s, out->nodeid, &out->attr);
+}
+
+static struct mknod_rule *find_mknod(struct server *s, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nmknods; i++)
+		if (!strcmp(s->mknods[i].name, name))
+			return &s->mknods[i];
+	return NULL;
+}
+
+/* The file a name in the root resolves to (hidden files are absent); -1: none. */
+static int lookup_name(struct server *s, const char *name)
+{
+	struct famfs_file *f = find_file(s, name);
+	struct mknod_rule *r;
+
+	if (f && !f->hidden)
+		return file_index(s, f);
+	r = find_mknod(s, name);
+	if (r && r->created && r->kind == MKNOD_EXISTING)
+		return r->target;
+	return -1;
 }
 
 static void do_init(struct server *s, const struct fuse_in_header *in,
@@ -1257,13 +1522,16 @@ static void do_init(struct server *s, const struct fuse_in_header *in,
 
 	/*
 	 * Ask for nothing the namespace does not need: no READDIRPLUS, no
-	 * writeback cache, no locks. FUSE_INIT_EXT to read and answer flags2,
+	 * writeback cache, no locks unless "locks". FUSE_INIT_EXT to read
+	 * and answer flags2,
 	 * and FUSE_DAX_FMAP if the kernel offers it and --no-fmap is not set.
 	 * --force-fmap sets FUSE_DAX_FMAP even unoffered (a hostile server).
 	 */
 	want = FUSE_INIT_EXT;
 	if (!s->no_fmap)
 		want |= FUSE_DAX_FMAP;
+	if (s->locks)
+		want |= FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
 	flags = want & offered;
 	if (s->force_fmap)
 		flags |= FUSE_DAX_FMAP | FUSE_INIT_EXT;
@@ -1292,7 +1560,8 @@ static void do_lookup(struct server *s, const struct fuse_in_header *in,
 		      const void *arg, size_t len)
 {
 	struct fuse_entry_out out = { 0 };
-	struct famfs_file *f;
+	unsigned int i;
+	int idx;
 
 	if (!len || !memchr(arg, 0, len)) {
 		reply_err(s, in, -EINVAL);
@@ -1302,16 +1571,15 @@ static void do_lookup(struct server *s, const struct fuse_in_header *in,
 		reply_err(s, in, node_file(s, in->nodeid) ? -ENOTDIR : -ENOENT);
 		return;
 	}
-	f = find_file(s, arg);
-	if (!f) {
+	for (i = 0; i < s->nlookup_stalls; i++)
+		if (!strcmp(s->lookup_stalls[i], arg) && stall(s, in))
+			return;
+	idx = lookup_name(s, arg);
+	if (idx < 0) {
 		reply_err(s, in, -ENOENT);
 		return;
 	}
-	out.nodeid = FIRST_FILE_ID + (f - s->files);
-	out.generation = 1;
-	out.entry_valid = ENTRY_TIMEOUT;
-	out.attr_valid = ENTRY_TIMEOUT;
-	fill_attr(s, out.nodeid, &out.attr);
+	fill_entry(s, idx, &out);
 	send_reply(s, in->unique, 0, &out, sizeof(out));
 }
 
@@ -1323,9 +1591,175 @@ static void do_getattr(struct server *s, const struct fuse_in_header *in)
 		reply_err(s, in, -ENOENT);
 		return;
 	}
-	out.attr_valid = ENTRY_TIMEOUT;
+	out.attr_valid = node_file(s, in->nodeid) ? node_file(s, in->nodeid)->valid :
+		ENTRY_TIMEOUT;
 	fill_attr(s, in->nodeid, &out.attr);
 	send_reply(s, in->unique, 0, &out, sizeof(out));
+}
+
+/* SETATTR: counted by valid bit; -EROFS, or with "setattr ok" the attributes. */
+static void do_setattr(struct server *s, const struct fuse_in_header *in,
+		       const void *arg, size_t len)
+{
+	struct fuse_attr_out out = { 0 };
+	struct fuse_setattr_in si;
+	int i;
+
+	if (len < sizeof(si)) {
+		reply_err(s, in, -EINVAL);
+		return;
+	}
+	memcpy(&si, arg, sizeof(si));
+	for (i = 0; i < 32; i++)
+		if (si.valid & (1U << i))
+			count(&s->st->setattr_bits[i]);
+	__atomic_store_n(&s->st->setattr_last_valid, si.valid, __ATOMIC_RELAXED);
+	if (!s->setattr_ok) {
+		count(&s->st->setattr_refused);
+		reply_err(s, in, -EROFS);
+		return;
+	}
+	if (!node_valid(s, in->nodeid)) {
+		reply_err(s, in, -ENOENT);
+		return;
+	}
+	out.attr_valid = node_file(s, in->nodeid) ? node_file(s, in->nodeid)->valid :
+		ENTRY_TIMEOUT;
+	fill_attr(s, in->nodeid, &out.attr);
+	send_reply(s, in->unique, 0, &out, sizeof(out));
+}
+
+/* MKNOD in the root: as the "mknod" rule for the name says, else -EROFS. */
+static void do_mknod(struct server *s, const struct fuse_in_header *in,
+		     const void *arg, size_t len)
+{
+	struct fuse_entry_out out;
+	struct fuse_mknod_in mi;
+	const char *name = (const char *)arg + sizeof(mi);
+	struct mknod_rule *r;
+
+	if (len <= sizeof(mi) || !memchr(name, 0, len - sizeof(mi))) {
+		reply_err(s, in, -EINVAL);
+		return;
+	}
+	memcpy(&mi, arg, sizeof(mi));
+	__atomic_store_n(&s->st->mknod_last_mode, mi.mode, __ATOMIC_RELAXED);
+	r = in->nodeid == FUSE_ROOT_ID ? find_mknod(s, name) : NULL;
+	if (!r || r->kind == MKNOD_ERRNO) {
+		count(&s->st->mknod_errno);
+		reply_err(s, in, r ? -r->err : -EROFS);
+		return;
+	}
+	r->created = true;
+	s->files[r->target].hidden = false;
+	count(&s->st->mknod_entry);
+	fill_entry(s, r->target, &out);
+	send_reply(s, in->unique, 0, &out, sizeof(out));
+}
+
+/* GETLK, SETLK, SETLKW (negotiated with "locks"). */
+static void do_lock(struct server *s, const struct fuse_in_header *in,
+		    const void *arg, size_t len)
+{
+	struct fuse_lk_out out = { 0 };
+	struct fuse_lk_in li;
+	bool flock, unlock;
+
+	if (!s->locks) {
+		reply_err(s, in, FUSE_NOT_IMPLEMENTED);
+		return;
+	}
+	if (len < sizeof(li)) {
+		reply_err(s, in, -EINVAL);
+		return;
+	}
+	memcpy(&li, arg, sizeof(li));
+	flock = li.lk_flags & FUSE_LK_FLOCK;
+	unlock = li.lk.type == F_UNLCK;
+	__atomic_store_n(&s->st->lk_last_opcode, in->opcode, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st->lk_last_type, li.lk.type, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st->lk_last_flags, li.lk_flags, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st->lk_last_start, li.lk.start, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st->lk_last_end, li.lk.end, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st->lk_last_pid, li.lk.pid, __ATOMIC_RELAXED);
+	if (in->opcode == FUSE_GETLK) {
+		count(&s->st->lk_getlk);
+		out.lk = li.lk;
+		if (s->lock_conflict) {
+			count(&s->st->lk_conflicts);
+			out.lk.type = F_WRLCK;
+			out.lk.start = 0;
+			out.lk.end = LLONG_MAX;	/* to EOF: OFFSET_MAX */
+			out.lk.pid = FAMFS_CONFLICT_PID;
+		} else {
+			out.lk.type = F_UNLCK;
+		}
+		send_reply(s, in->unique, 0, &out, sizeof(out));
+		return;
+	}
+	if (flock)
+		count(unlock ? &s->st->lk_flock_unlock : &s->st->lk_flock_lock);
+	else
+		count(unlock ? &s->st->lk_posix_unlock : &s->st->lk_posix_lock);
+	if (s->lock_conflict && !unlock) {
+		count(&s->st->lk_conflicts);
+		reply_err(s, in, -EAGAIN);
+		return;
+	}
+	reply_err(s, in, 0);
+}
+
+static void do_ioctl(struct server *s, const struct fuse_in_header *in,
+		     const void *arg, size_t len)
+{
+	struct fuse_ioctl_out out = { 0 };
+	struct fuse_ioctl_in ii;
+
+	if (len < sizeof(ii)) {
+		reply_err(s, in, -EINVAL);
+		return;
+	}
+	memcpy(&ii, arg, sizeof(ii));
+	__atomic_store_n(&s->st->ioctl_last_cmd, ii.cmd, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st->ioctl_last_flags, ii.flags, __ATOMIC_RELAXED);
+	if (!s->has_ioctl)
+		reply_err(s, in, FUSE_NOT_IMPLEMENTED);
+	else if (s->ioctl_err)
+		reply_err(s, in, -s->ioctl_err);
+	else
+		send_reply(s, in->unique, 0, &out, sizeof(out));
+}
+
+static void do_poll(struct server *s, const struct fuse_in_header *in,
+		    const void *arg, size_t len)
+{
+	struct fuse_poll_out out = { 0 };
+	struct fuse_poll_in pi;
+
+	if (len < sizeof(pi)) {
+		reply_err(s, in, -EINVAL);
+		return;
+	}
+	memcpy(&pi, arg, sizeof(pi));
+	__atomic_store_n(&s->st->poll_last_events, pi.events, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st->poll_last_flags, pi.flags, __ATOMIC_RELAXED);
+	if (!s->has_poll) {
+		reply_err(s, in, FUSE_NOT_IMPLEMENTED);
+		return;
+	}
+	out.revents = s->poll_mask;
+	send_reply(s, in->unique, 0, &out, sizeof(out));
+}
+
+/* The kernel's answer to a NOTIFY_RETRIEVE: no reply. */
+static void do_notify_reply(struct server *s, const void *arg, size_t len)
+{
+	struct fuse_notify_retrieve_in ri;
+
+	if (len < sizeof(ri))
+		return;
+	memcpy(&ri, arg, sizeof(ri));
+	__atomic_fetch_add(&s->st->notify_reply_bytes, ri.size, __ATOMIC_RELAXED);
 }
 
 static void do_open(struct server *s, const struct fuse_in_header *in, bool dir)
@@ -1384,6 +1818,8 @@ static void do_readdir(struct server *s, const struct fuse_in_header *in,
 		if (i < 2)
 			rec = add_dirent(s->out + used, size - used, FUSE_ROOT_ID, i + 1,
 					 DT_DIR, i ? ".." : ".");
+		else if (s->files[i - 2].hidden)
+			continue;	/* "mknod NAME reply=new" before the MKNOD */
 		else
 			rec = add_dirent(s->out + used, size - used, FIRST_FILE_ID + i - 2,
 					 i + 1, DT_REG, s->files[i - 2].name);
@@ -1413,12 +1849,20 @@ static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
 {
 	struct famfs_file *f = node_file(s, in->nodeid);
 	struct famfs_get_fmap_in gi = { 0 };
-	bool sized = len > 0;
+	struct famfs_server_fmap_req *log = NULL;
 	unsigned int pos;
 	struct reply r;
+	bool bad, sized;
+	__u64 n;
 
-	if (sized)
-		memcpy(&gi, arg, len < sizeof(gi) ? len : sizeof(gi));
+	memcpy(&gi, arg, len < sizeof(gi) ? len : sizeof(gi));
+	/* --lax-fmap-in: a request without input is the old protocol's first */
+	if (s->lax_fmap_in && !len)
+		gi.size = FAMFS_FMAP_FIRST_SIZE;
+	/* every request carries a famfs_get_fmap_in: the kernel's buffer */
+	bad = (len != sizeof(gi) && !(s->lax_fmap_in && !len)) || gi.flags ||
+	      gi.size < FMAP_HDR_SIZE;
+	sized = !bad && gi.size > FAMFS_FMAP_FIRST_SIZE;
 	pos = f ? f - s->files : FAMFS_SERVER_MAX_FILES;
 	if (pos < FAMFS_SERVER_MAX_FILES) {
 		count(&s->st->fmap[pos]);
@@ -1427,22 +1871,43 @@ static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
 	} else {
 		count(&s->st->fmap_other);
 	}
-	if (sized)
-		__atomic_store_n(&s->st->fmap_last_size, gi.size, __ATOMIC_RELAXED);
-	if (!f) {
-		reply_err(s, in, -ENOENT);
-		return;
+	n = __atomic_load_n(&s->st->fmap_log_n, __ATOMIC_RELAXED);
+	if (n < FAMFS_SERVER_FMAP_LOG) {
+		log = &s->st->fmap_log[n];
+		log->nodeid = in->nodeid;
+		log->inlen = len;
+		log->size = len >= 4 ? gi.size : 0;
+		log->flags = len >= 8 ? gi.flags : 0;
+		__atomic_store_n(&s->st->fmap_log_n, n + 1, __ATOMIC_RELEASE);
 	}
-	if (f->ovr.stall)
-		return;
-	if (sized && len != sizeof(gi)) {
+	if (len >= 4)
+		__atomic_store_n(&s->st->fmap_last_size, gi.size, __ATOMIC_RELAXED);
+	if (len >= 8)
+		__atomic_store_n(&s->st->fmap_last_flags, gi.flags, __ATOMIC_RELAXED);
+	if (bad) {
+		count(&s->st->fmap_bad_in);
+		if (log)
+			log->reply = -EINVAL;
+		if (s->verbose)
+			fprintf(stderr, "famfs_server: GET_FMAP nodeid %llu: bad input (%zu bytes)\n",
+				(unsigned long long)in->nodeid, len);
 		reply_err(s, in, -EINVAL);
 		return;
 	}
-	fmap_reply(f, sized, &r);
+	if (!f) {
+		if (log)
+			log->reply = -ENOENT;
+		reply_err(s, in, -ENOENT);
+		return;
+	}
+	if (f->ovr.stall && stall(s, in))
+		return;
+	fmap_reply(f, gi.size, &r);
+	if (log)
+		log->reply = r.err ? r.err : (__s32)r.len;
 	if (s->verbose)
-		fprintf(stderr, "famfs_server: GET_FMAP %s%s: %zu of %zu bytes\n", f->name,
-			sized ? " (sized)" : "", r.len, f->fmap.len);
+		fprintf(stderr, "famfs_server: GET_FMAP %s size %u: %zu of %zu bytes\n", f->name,
+			gi.size, r.len, f->fmap.len);
 	send_reply(s, in->unique, r.err, r.data, r.len);
 }
 
@@ -1456,7 +1921,7 @@ static void do_get_daxdev(struct server *s, const struct fuse_in_header *in)
 	else
 		count(&s->st->daxdev_other);
 	d = find_daxdev(s, in->nodeid);
-	if (d && d->ovr.stall)
+	if (d && d->ovr.stall && stall(s, in))
 		return;
 	daxdev_reply(d, in->nodeid, &r);
 	send_reply(s, in->unique, r.err, r.data, r.len);
@@ -1501,8 +1966,27 @@ static void handle(struct server *s, size_t n)
 		break;
 	case FUSE_FORGET:
 	case FUSE_BATCH_FORGET:
-	case FUSE_NOTIFY_REPLY:
 		break;		/* no reply; nothing to forget in a fixed namespace */
+	case FUSE_NOTIFY_REPLY:
+		do_notify_reply(s, arg, len);	/* no reply */
+		break;
+	case FUSE_SETATTR:
+		do_setattr(s, &in, arg, len);
+		break;
+	case FUSE_MKNOD:
+		do_mknod(s, &in, arg, len);
+		break;
+	case FUSE_GETLK:
+	case FUSE_SETLK:
+	case FUSE_SETLKW:
+		do_lock(s, &in, arg, len);
+		break;
+	case FUSE_IOCTL:
+		do_ioctl(s, &in, arg, len);
+		break;
+	case FUSE_POLL:
+		do_poll(s, &in, arg, len);
+		break;
 	case FUSE_GETATTR:
 		do_getattr(s, &in);
 		break;
@@ -1540,9 +2024,7 @@ static void handle(struct server *s, size_t n)
 	case FUSE_WRITE:
 		reply_err(s, &in, -EIO);
 		break;
-	case FUSE_SETATTR:
 	case FUSE_SYMLINK:
-	case FUSE_MKNOD:
 	case FUSE_MKDIR:
 	case FUSE_UNLINK:
 	case FUSE_RMDIR:
@@ -1624,10 +2106,385 @@ static void daemonize(struct server *s)
 	}
 }
 
+/* ---------------------------------------------------------------------- */
+/* the control channel (--control PATH) */
+
+#define CTL_MAX_CLIENTS		8
+#define CTL_LINE_MAX		4096
+#define CTL_STORE_MAX		(1U << 20)	/* notify-store LEN at most */
+
+struct ctl_client {
+	int fd;				/* -1: free */
+	size_t len;
+	char buf[CTL_LINE_MAX];
+};
+
+static struct ctl_client ctl_clients[CTL_MAX_CLIENTS];
+
+/* A notification (unique 0, error = code) written to /dev/fuse: 0 or -errno. */
+static int send_notify(struct server *s, int code, const void *a, size_t alen,
+		       const void *b, size_t blen)
+{
+	struct fuse_out_header oh = { .unique = 0, .error = code };
+	struct iovec iov[3] = {
+		{ .iov_base = &oh, .iov_len = sizeof(oh) },
+		{ .iov_base = (void *)a, .iov_len = alen },
+		{ .iov_base = (void *)b, .iov_len = blen },
+	};
+	ssize_t n;
+	int rc;
+
+	oh.len = sizeof(oh) + alen + blen;
+	if (code >= 0 && code < FAMFS_SERVER_NR_NOTIFY)
+		count(&s->st->notify_sent[code]);
+	do {
+		n = writev(s->fd, iov, blen ? 3 : 2);
+	} while (n < 0 && errno == EINTR);
+	rc = n < 0 ? -errno : 0;
+	if (code >= 0 && code < FAMFS_SERVER_NR_NOTIFY)
+		count(rc ? &s->st->notify_failed[code] : &s->st->notify_ok[code]);
+	__atomic_store_n(&s->st->notify_last_code, code, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st->notify_last_result, rc, __ATOMIC_RELAXED);
+	if (s->verbose)
+		fprintf(stderr, "famfs_server: notify %d (%zu bytes): %d\n", code,
+			alen + blen, rc);
+	return rc;
+}
+
+/* NAME (a manifest file), "#N" (nodeid N) or "/" (the root): its nodeid. */
+static int ctl_node(struct server *s, const char *name, __u64 *nodeid)
+{
+	struct famfs_file *f;
+
+	if (name[0] == '#')
+		return parse_u64(name + 1, nodeid);
+	if (!strcmp(name, "/")) {
+		*nodeid = FUSE_ROOT_ID;
+		return 0;
+	}
+	f = find_file(s, name);
+	if (!f)
+		return -ENOENT;
+	*nodeid = FIRST_FILE_ID + file_index(s, f);
+	return 0;
+}
+
+/* A number with an optional leading '-' (notify-inval-inode). */
+static int parse_s64(const char *t, __s64 *v)
+{
+	__u64 u;
+	int rc = parse_u64(t[0] == '-' ? t + 1 : t, &u);
+
+	if (rc)
+		return rc;
+	if (u > LLONG_MAX)
+		return -ERANGE;
+	*v = t[0] == '-' ? -(__s64)u : (__s64)u;
+	return 0;
+}
+
+#define CTL_BAD(...) do { snprintf(reply, size, "bad " __VA_ARGS__); return; } while (0)
+
+static void ctl_errno_reply(char *reply, size_t size, int rc)
+{
+	if (rc)
+		snprintf(reply, size, "err %d", rc);
+	else
+		snprintf(reply, size, "ok");
+}
+
+static void ctl_notify(struct server *s, char **tok, int ntok, char *reply, size_t size)
+{
+	const char *cmd = tok[0];
+	unsigned char *data;
+	__u64 nodeid = 0, off = 0, len = 0, *ids;
+	__s64 soff, slen;
+	int i, rc;
+
+	if (!strcmp(cmd, "notify-store") || !strcmp(cmd, "notify-retrieve")) {
+		if (ntok != 4 || ctl_node(s, tok[1], &nodeid) || parse_u64(tok[2], &off) ||
+		    parse_u64(tok[3], &len) || len > UINT32_MAX)
+			CTL_BAD("want: %s NAME|#NODEID OFFSET LEN", cmd);
+		if (!strcmp(cmd, "notify-retrieve")) {
+			struct fuse_notify_retrieve_out ro = {
+				.notify_unique = 0x4e000000ULL + s->st->ctl_commands,
+				.nodeid = nodeid, .offset = off, .size = len,
+			};
+
+			rc = send_notify(s, FUSE_NOTIFY_RETRIEVE, &ro, sizeof(ro), NULL, 0);
+			ctl_errno_reply(reply, size, rc);
+			return;
+		}
+		if (len > CTL_STORE_MAX)
+			CTL_BAD("notify-store: LEN larger than %u", CTL_STORE_MAX);
+		{
+			struct fuse_notify_store_out so = {
+				.nodeid = nodeid, .offset = off, .size = len,
+			};
+
+			data = xzalloc(len);
+			for (i = 0; (__u64)i < len; i++)
+				data[i] = FAMFS_STORE_BYTE(off + i);
+			rc = send_notify(s, FUSE_NOTIFY_STORE, &so, sizeof(so), data, len);
+			free(data);
+		}
+		ctl_errno_reply(reply, size, rc);
+		return;
+	}
+	if (!strcmp(cmd, "notify-inval-inode")) {
+		struct fuse_notify_inval_inode_out io = { 0 };
+
+		if (ntok != 4 || ctl_node(s, tok[1], &nodeid) || parse_s64(tok[2], &soff) ||
+		    parse_s64(tok[3], &slen))
+			CTL_BAD("want: notify-inval-inode NAME|#NODEID OFFSET LEN");
+		io.ino = nodeid;
+		io.off = soff;
+		io.len = slen;
+		rc = send_notify(s, FUSE_NOTIFY_INVAL_INODE, &io, sizeof(io), NULL, 0);
+		ctl_errno_reply(reply, size, rc);
+		return;
+	}
+	if (!strcmp(cmd, "notify-inval-entry")) {
+		struct fuse_notify_inval_entry_out eo = { .parent = FUSE_ROOT_ID };
+
+		if (ntok < 2 || ntok > 3 || (ntok == 3 && strcmp(tok[2], "expire")))
+			CTL_BAD("want: notify-inval-entry NAME [expire]");
+		eo.namelen = strlen(tok[1]);
+		if (ntok == 3)
+			eo.flags = FUSE_EXPIRE_ONLY;
+		rc = send_notify(s, FUSE_NOTIFY_INVAL_ENTRY, &eo, sizeof(eo), tok[1],
+				 eo.namelen + 1);
+		ctl_errno_reply(reply, size, rc);
+		return;
+	}
+	if (!strcmp(cmd, "notify-delete")) {
+		struct fuse_notify_delete_out dout = { .parent = FUSE_ROOT_ID };
+		int idx;
+
+		if (ntok < 2 || ntok > 3)
+			CTL_BAD("want: notify-delete NAME [#CHILD]");
+		/* the child the name resolves to (0 if none), unless given */
+		idx = lookup_name(s, tok[1]);
+		dout.child = idx >= 0 ? FIRST_FILE_ID + idx : 0;
+		if (ntok == 3 && (tok[2][0] != '#' || parse_u64(tok[2] + 1, &nodeid)))
+			CTL_BAD("want: notify-delete NAME [#CHILD]");
+		if (ntok == 3)
+			dout.child = nodeid;
+		dout.namelen = strlen(tok[1]);
+		rc = send_notify(s, FUSE_NOTIFY_DELETE, &dout, sizeof(dout), tok[1],
+				 dout.namelen + 1);
+		ctl_errno_reply(reply, size, rc);
+		return;
+	}
+	/* notify-prune NAME... */
+	{
+		struct fuse_notify_prune_out po = { 0 };
+
+		if (ntok < 2)
+			CTL_BAD("want: notify-prune NAME|#NODEID...");
+		ids = xzalloc(sizeof(*ids) * (ntok - 1));
+		for (i = 1; i < ntok; i++) {
+			if (ctl_node(s, tok[i], &ids[i - 1])) {
+				free(ids);
+				CTL_BAD("notify-prune: no node '%s'", tok[i]);
+			}
+		}
+		po.count = ntok - 1;
+		rc = send_notify(s, FUSE_NOTIFY_PRUNE, &po, sizeof(po), ids,
+				 sizeof(*ids) * (ntok - 1));
+		free(ids);
+		ctl_errno_reply(reply, size, rc);
+	}
+}
+
+/* Answer every stalled request with -err; stall nothing more. */
+static unsigned int release_stalls(struct server *s, int err)
+{
+	unsigned int i, n = s->nstalled;
+
+	for (i = 0; i < n; i++) {
+		send_reply(s, s->stalled[i], -err, NULL, 0);
+		count(&s->st->stall_released);
+	}
+	s->nstalled = 0;
+	s->stalls_released = true;
+	return n;
+}
+
+static void ctl_command(struct server *s, char *line, char *reply, size_t size)
+{
+	struct famfs_file *f;
+	char *tok[64], *save, *t;
+	const char *why;
+	int ntok = 0, i, err;
+	__u64 v;
+
+	for (t = strtok_r(line, BLANKS, &save); t && ntok < 64; t = strtok_r(NULL, BLANKS, &save))
+		tok[ntok++] = t;
+	if (!ntok)
+		CTL_BAD("empty command");
+	count(&s->st->ctl_commands);
+	if (s->verbose)
+		fprintf(stderr, "famfs_server: control: %s\n", tok[0]);
+	if (!strcmp(tok[0], "ping")) {
+		snprintf(reply, size, "ok");
+	} else if (!strncmp(tok[0], "notify-", 7) &&
+		   (!strcmp(tok[0], "notify-store") || !strcmp(tok[0], "notify-retrieve") ||
+		    !strcmp(tok[0], "notify-inval-inode") ||
+		    !strcmp(tok[0], "notify-inval-entry") || !strcmp(tok[0], "notify-delete") ||
+		    !strcmp(tok[0], "notify-prune"))) {
+		ctl_notify(s, tok, ntok, reply, size);
+	} else if (!strcmp(tok[0], "set-attr")) {
+		if (ntok < 3 || !(f = find_file(s, tok[1])))
+			CTL_BAD("want: set-attr NAME KEY=VALUE...");
+		for (i = 2; i < ntok; i++)
+			if (apply_attr(f, tok[i], &why))
+				CTL_BAD("set-attr: %s", why);
+		snprintf(reply, size, "ok");
+	} else if (!strcmp(tok[0], "regen")) {
+		if (ntok != 2 || !(f = find_file(s, tok[1])))
+			CTL_BAD("want: regen NAME");
+		f->generation++;
+		snprintf(reply, size, "ok %llu", (unsigned long long)f->generation);
+	} else if (!strcmp(tok[0], "release-stall")) {
+		err = EIO;
+		if (ntok > 2)
+			CTL_BAD("want: release-stall [ERRNO]");
+		if (ntok == 2) {
+			for (i = 0; i < (int)ARRAY_SIZE(errno_names); i++)
+				if (!strcmp(tok[1], errno_names[i].name))
+					break;
+			if (i < (int)ARRAY_SIZE(errno_names))
+				err = errno_names[i].err;
+			else if (!parse_u64(tok[1], &v) && v > 0 && v <= 511)
+				err = v;
+			else
+				CTL_BAD("release-stall: bad errno '%s'", tok[1]);
+		}
+		snprintf(reply, size, "ok %u", release_stalls(s, err));
+	} else if (!strcmp(tok[0], "lock-conflict")) {
+		if (ntok != 2 || (strcmp(tok[1], "on") && strcmp(tok[1], "off")))
+			CTL_BAD("want: lock-conflict on|off");
+		s->lock_conflict = !strcmp(tok[1], "on");
+		snprintf(reply, size, "ok");
+	} else if (!strcmp(tok[0], "setattr")) {
+		if (ntok != 2 || (strcmp(tok[1], "ok") && strcmp(tok[1], "erofs")))
+			CTL_BAD("want: setattr ok|erofs");
+		s->setattr_ok = !strcmp(tok[1], "ok");
+		snprintf(reply, size, "ok");
+	} else {
+		CTL_BAD("unknown command '%s'", tok[0]);
+	}
+}
+
+static void ctl_open(struct server *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	unsigned int i;
+
+	for (i = 0; i < CTL_MAX_CLIENTS; i++)
+		ctl_clients[i].fd = -1;
+	s->ctl_fd = -1;
+	if (!s->control_path)
+		return;
+	if (strlen(s->control_path) >= sizeof(sa.sun_path))
+		die("--control %s: path too long", s->control_path);
+	strcpy(sa.sun_path, s->control_path);
+	unlink(s->control_path);
+	s->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->ctl_fd < 0)
+		die("socket: %s", strerror(errno));
+	if (bind(s->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(s->ctl_fd, 8))
+		die("--control %s: %s", s->control_path, strerror(errno));
+}
+
+static void ctl_close(struct server *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (ctl_clients[i].fd >= 0)
+			close(ctl_clients[i].fd);
+	if (s->ctl_fd >= 0) {
+		close(s->ctl_fd);
+		unlink(s->control_path);
+	}
+}
+
+static void ctl_accept(struct server *s)
+{
+	unsigned int i;
+	int fd = accept4(s->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < CTL_MAX_CLIENTS; i++) {
+		if (ctl_clients[i].fd < 0) {
+			ctl_clients[i].fd = fd;
+			ctl_clients[i].len = 0;
+			return;
+		}
+	}
+	close(fd);	/* too many clients at once */
+}
+
+static void ctl_write(int fd, const char *msg)
+{
+	size_t done = 0, n = strlen(msg);
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	ssize_t w;
+
+	while (done < n) {
+		w = write(fd, msg + done, n - done);
+		if (w < 0 && errno == EAGAIN && poll(&pfd, 1, 5000) > 0)
+			continue;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		done += w;
+	}
+}
+
+/* Client @c is readable: run every complete line, one reply line each. */
+static void ctl_read(struct server *s, struct ctl_client *c)
+{
+	char reply[512], *nl;
+	size_t used;
+	ssize_t n;
+
+	n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		close(c->fd);
+		c->fd = -1;
+		return;
+	}
+	c->len += n;
+	c->buf[c->len] = 0;
+	while ((nl = strchr(c->buf, '\n'))) {
+		*nl = 0;
+		reply[0] = 0;
+		ctl_command(s, c->buf, reply, sizeof(reply) - 1);
+		strcat(reply, "\n");
+		ctl_write(c->fd, reply);
+		used = nl + 1 - c->buf;
+		memmove(c->buf, nl + 1, c->len - used + 1);
+		c->len -= used;
+	}
+	if (c->len == sizeof(c->buf) - 1) {
+		ctl_write(c->fd, "bad line too long\n");
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
 /* Serve until the connection goes away; 0 on a normal end. */
 static int serve(struct server *s)
 {
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	struct pollfd pfd[2 + CTL_MAX_CLIENTS];
+	unsigned int i, npfd;
 	ssize_t n;
 	int signo;
 
@@ -1639,12 +2496,39 @@ static int serve(struct server *s)
 				warn_msg("umount %s: %s", s->mnt, strerror(errno));
 			return 0;
 		}
-		if (ppoll(&pfd, 1, NULL, &s->waitmask) < 0) {
+		pfd[0].fd = s->fd;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		npfd = 1;
+		if (s->ctl_fd >= 0) {
+			pfd[1].fd = s->ctl_fd;
+			pfd[1].events = POLLIN;
+			pfd[1].revents = 0;
+			for (i = 0; i < CTL_MAX_CLIENTS; i++) {
+				/* a free slot polls fd -1: ignored */
+				pfd[2 + i].fd = ctl_clients[i].fd;
+				pfd[2 + i].events = POLLIN;
+				pfd[2 + i].revents = 0;
+			}
+			npfd = 2 + CTL_MAX_CLIENTS;
+		}
+		if (ppoll(pfd, npfd, NULL, &s->waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			warn_msg("poll /dev/fuse: %s", strerror(errno));
 			return -1;
 		}
+		if (npfd > 1) {
+			for (i = 0; i < CTL_MAX_CLIENTS; i++)
+				if (ctl_clients[i].fd >= 0 && pfd[2 + i].revents)
+					ctl_read(s, &ctl_clients[i]);
+			if (pfd[1].revents & POLLIN)
+				ctl_accept(s);
+			if (s->finished)
+				break;
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
+			continue;
 		/* the fd is non-blocking: a request that went away gives EAGAIN */
 		n = read(s->fd, s->buf, BUF_SIZE);
 		if (n < 0) {
@@ -1736,7 +2620,8 @@ static int dump(struct server *s, int what, const char *arg)
 			fprintf(stderr, "famfs_server: no file '%s' in %s\n", arg, s->manifest);
 			return EXIT_USAGE;
 		}
-		fmap_reply(f, what == 'S', &r);
+		/* the first request's buffer, or one any fmap fits */
+		fmap_reply(f, what == 'S' ? UINT32_MAX : FAMFS_FMAP_FIRST_SIZE, &r);
 	}
 	if (r.err) {
 		fprintf(stderr, "famfs_server: reply error %d\n", r.err);
@@ -1761,6 +2646,8 @@ static void help(FILE *out, int status)
 	      "  --no-fmap          never accept FUSE_DAX_FMAP\n"
 	      "  --force-fmap       set FUSE_DAX_FMAP in the INIT reply even unoffered\n"
 	      "  --stats PATH       live counters in PATH (struct famfs_server_stats)\n"
+	      "  --control PATH     a unix socket at PATH taking control commands\n"
+	      "  --lax-fmap-in      take a GET_FMAP without input as size 4096 (old kernels)\n"
 	      "  -o OPTS            more mount options, appended\n"
 	      "  -v, --verbose      log every request on stderr\n"
 	      "  --dump-fmap NAME   print the first GET_FMAP reply for NAME, raw\n"
@@ -1776,6 +2663,8 @@ int main(int argc, char **argv)
 		{ "no-fmap", no_argument, NULL, 'N' },
 		{ "force-fmap", no_argument, NULL, 'F' },
 		{ "stats", required_argument, NULL, 's' },
+		{ "control", required_argument, NULL, 'C' },
+		{ "lax-fmap-in", no_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "dump-fmap", required_argument, NULL, 'd' },
 		{ "dump-fmap-sized", required_argument, NULL, 'S' },
@@ -1789,6 +2678,7 @@ int main(int argc, char **argv)
 	int c, dump_what = 0, rc;
 
 	s->fd = -1;
+	s->ctl_fd = -1;
 	while ((c = getopt_long(argc, argv, "fo:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -1802,6 +2692,12 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			s->stats_path = optarg;
+			break;
+		case 'C':
+			s->control_path = optarg;
+			break;
+		case 'L':
+			s->lax_fmap_in = true;
 			break;
 		case 'o':
 			s->extra_opts = optarg;
@@ -1846,6 +2742,7 @@ int main(int argc, char **argv)
 	s->out = xzalloc(BUF_SIZE);
 	setup_signals(s);
 	open_stats(s);
+	ctl_open(s);
 	do_mount(s);
 
 	rc = serve(s);
@@ -1857,6 +2754,7 @@ int main(int argc, char **argv)
 	if (rc)
 		warn_msg("%s", s->initialized ? "serving failed" : "no INIT from the kernel");
 	close(s->fd);
+	ctl_close(s);
 	if (s->st != &s->local_stats)
 		munmap(s->st, sizeof(*s->st));
 	free(s->buf);

@@ -24,10 +24,29 @@
 #define FAMFS_INIT_DAX_FMAP	BIT_ULL(44)	/* bit 12 of init flags2 */
 
 #define FAMFS_SERVER_STATS_MAGIC	0x7374617473666d66ULL	/* "fmfstats" */
-#define FAMFS_SERVER_STATS_VERSION	1
+#define FAMFS_SERVER_STATS_VERSION	2
 #define FAMFS_SERVER_NR_OPCODES		64
 #define FAMFS_SERVER_MAX_FILES		256
 #define FAMFS_SERVER_NR_DAXDEVS		32
+#define FAMFS_SERVER_NR_NOTIFY		16	/* notification codes counted */
+#define FAMFS_SERVER_FMAP_LOG		64	/* GET_FMAP requests logged */
+
+/*
+ * The bytes a control "notify-store NAME OFFSET LEN" sends: the byte for
+ * file offset OFF (so a test can tell stored bytes from its own).
+ */
+#define FAMFS_STORE_BYTE(off)		((unsigned char)(((off) % 251) ^ 0x5a))
+/* the conflicting lock a "lock-conflict" server reports in GETLK */
+#define FAMFS_CONFLICT_PID		4242
+
+/* One GET_FMAP request as it arrived (fmap_log[]). */
+struct famfs_server_fmap_req {
+	__u64 nodeid;
+	__u32 inlen;		/* bytes of input payload (8: a famfs_get_fmap_in) */
+	__u32 size;		/* its size field (0 if inlen < 4) */
+	__u32 flags;		/* its flags field (0 if inlen < 8) */
+	__s32 reply;		/* bytes replied, or the negative errno replied */
+};
 
 struct famfs_server_stats {
 	__u64 magic;		/* FAMFS_SERVER_STATS_MAGIC */
@@ -62,6 +81,77 @@ struct famfs_server_stats {
 	/* GET_DAXDEV by index (the request's nodeid) */
 	__u64 daxdev[FAMFS_SERVER_NR_DAXDEVS];
 	__u64 daxdev_other;	/* index >= FAMFS_SERVER_NR_DAXDEVS */
+
+	/* ---- version 2 ---- */
+
+	/*
+	 * GET_FMAP input: requests refused with -EINVAL because they carried
+	 * no 8-byte struct famfs_get_fmap_in, flags != 0 or size < 32 (they
+	 * are counted in fmap[] too, not in fmap_sized[]); the flags of the
+	 * last one that had them; the first FAMFS_SERVER_FMAP_LOG requests.
+	 * fmap_sized[] counts the valid requests whose size is larger than
+	 * FAMFS_FMAP_FIRST_SIZE (the second round of a large fmap).
+	 */
+	__u64 fmap_bad_in;
+	__u64 fmap_last_flags;
+	__u64 fmap_log_n;	/* requests logged (at most FAMFS_SERVER_FMAP_LOG) */
+	struct famfs_server_fmap_req fmap_log[FAMFS_SERVER_FMAP_LOG];
+
+	/*
+	 * SETATTR: setattr_bits[i] counts requests whose valid had bit i
+	 * (FATTR_MODE = bit 0, FATTR_SIZE = bit 3, ...); setattr_last_valid
+	 * the last valid; setattr_refused those answered -EROFS.
+	 */
+	__u64 setattr_bits[32];
+	__u64 setattr_last_valid;
+	__u64 setattr_refused;
+
+	/* MKNOD (by outcome); CREATE and TMPFILE are in ops[] */
+	__u64 mknod_entry;	/* answered with an entry (an existing or new node) */
+	__u64 mknod_errno;	/* answered with an errno (-EROFS without a rule) */
+	__u64 mknod_last_mode;
+
+	/*
+	 * Locks (GETLK, SETLK, SETLKW; ops[] has them by opcode): SETLK and
+	 * SETLKW by kind (FUSE_LK_FLOCK or POSIX) and lock/unlock (F_UNLCK),
+	 * GETLK, replies that reported a conflict (GETLK) or -EAGAIN
+	 * (SETLK/SETLKW), and the last request's fields.
+	 */
+	__u64 lk_flock_lock;
+	__u64 lk_flock_unlock;
+	__u64 lk_posix_lock;
+	__u64 lk_posix_unlock;
+	__u64 lk_getlk;
+	__u64 lk_conflicts;
+	__u64 lk_last_opcode;
+	__u64 lk_last_type;
+	__u64 lk_last_flags;	/* lk_flags: FUSE_LK_FLOCK */
+	__u64 lk_last_start;
+	__u64 lk_last_end;
+	__u64 lk_last_pid;
+
+	/* IOCTL and POLL (counted in ops[]): the last request's fields */
+	__u64 ioctl_last_cmd;
+	__u64 ioctl_last_flags;
+	__u64 poll_last_events;
+	__u64 poll_last_flags;
+
+	/*
+	 * Notifications the control channel wrote to /dev/fuse, by code
+	 * (enum fuse_notify_code): sent, accepted (write() succeeded) and
+	 * refused; the last one's code and result (0 or -errno).
+	 */
+	__u64 notify_sent[FAMFS_SERVER_NR_NOTIFY];
+	__u64 notify_ok[FAMFS_SERVER_NR_NOTIFY];
+	__u64 notify_failed[FAMFS_SERVER_NR_NOTIFY];
+	__u64 notify_last_code;
+	__s64 notify_last_result;
+	__u64 notify_reply_bytes;	/* data bytes in NOTIFY_REPLY (retrieve) */
+
+	/* requests left unanswered (stalls), and answered by release-stall */
+	__u64 stalled;
+	__u64 stall_released;
+	__u64 ctl_commands;	/* control commands executed */
 };
 
 #endif /* FAMFS_SERVER_H */
