@@ -16,6 +16,9 @@ out=$1
 cmdfile=$2
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+# mktemp made it 0700, and it becomes the guest's /: unprivileged test
+# processes must be able to walk it.
+chmod 755 "$root"
 
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,famfs/tests,famfs/bin,famfs/manifests,usr/bin,usr/sbin}
 cp /bin/busybox "$root/bin/busybox"

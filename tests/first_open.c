@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The first open of an inode (the hardening issue, class G). However many
+ * opens race for an inode without an fmap, one fetches it (one GET_FMAP
+ * exchange, at most one fmap's buffers in memory); the others wait for it,
+ * killably, and take its result or its error. So a server that stalls
+ * GET_FMAP pins one request's memory, not one per opener, and openers that
+ * are killed while they wait go away at once (the one that sent the
+ * request waits for the server like any fuse request, until it answers or
+ * the connection is aborted).
+ */
+#include <pthread.h>
+#include <limits.h>
+#include <sys/sysmacros.h>
+#include "famfs_test.h"
+#include "kselftest_harness.h"
+
+#define RACERS 64
+#define WAITERS 8
+#define WAIT_MS 20000
+
+/* file positions in the manifest below (the server's fmap[] counters) */
+#define POS_RACE 0
+#define POS_STALL 1
+
+static int write_manifest(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "daxdev 0 /dev/dax1.0\n"
+		   "file race 2M simple 0:300M:2M\n"
+		   "file stall 2M simple 0:302M:2M\n"
+		   "fmap-stall stall\n");
+	return fclose(f) ? -errno : 0;
+}
+
+struct racer {
+	char path[PATH_MAX];
+	pthread_barrier_t *go;
+	int err;
+};
+
+static void *race_open(void *arg)
+{
+	struct racer *r = arg;
+	int fd;
+
+	pthread_barrier_wait(r->go);
+	fd = open(r->path, O_RDWR);
+	r->err = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static int abort_conn(const char *mnt)
+{
+	char ctl[128];
+	struct stat sb;
+
+	mkdir("/sys/fs/fuse/connections", 0755);
+	mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, NULL);
+	if (stat(mnt, &sb))
+		return -errno;
+	snprintf(ctl, sizeof(ctl), "/sys/fs/fuse/connections/%u/abort", minor(sb.st_dev));
+	return famfs_write_str(ctl, "1");
+}
+
+FIXTURE(fo) {
+	struct famfs_mount m;
+	char manifest[64];
+};
+
+FIXTURE_SETUP(fo)
+{
+	ASSERT_TRUE(module_loaded("famfs_rs"));
+	snprintf(self->manifest, sizeof(self->manifest), "/tmp/first_open.manifest");
+	ASSERT_EQ(0, write_manifest(self->manifest));
+	ASSERT_EQ(0, famfs_mount_start(&self->m, self->manifest, NULL, true, NULL));
+}
+
+FIXTURE_TEARDOWN(fo)
+{
+	famfs_mount_stop(&self->m, NULL);
+	umount2("/sys/fs/fuse/connections", 0);
+	unlink(self->manifest);
+}
+
+TEST_F(fo, racing_first_opens_fetch_once)
+{
+	static struct racer r[RACERS];
+	pthread_t t[RACERS];
+	pthread_barrier_t go;
+	int i;
+
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, RACERS));
+	for (i = 0; i < RACERS; i++) {
+		snprintf(r[i].path, sizeof(r[i].path), "%s/race", self->m.mnt);
+		r[i].go = &go;
+		r[i].err = -1;
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, race_open, &r[i]));
+	}
+	for (i = 0; i < RACERS; i++)
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < RACERS; i++) {
+		int e = r[i].err;
+
+		EXPECT_EQ(0, e) TH_LOG("racer %d: %s", i, strerror(e));
+	}
+	EXPECT_EQ(1ULL, famfs_load(&self->m.st->fmap[POS_RACE]))
+		TH_LOG("%d racing first opens sent %llu GET_FMAP", RACERS,
+		       (unsigned long long)famfs_load(&self->m.st->fmap[POS_RACE]));
+	EXPECT_EQ(1ULL, famfs_load(&self->m.st->daxdev[0]));
+}
+
+TEST_F(fo, waiters_share_the_fetchers_error)
+{
+	static struct racer r[WAITERS];
+	pthread_t t[WAITERS];
+	pthread_barrier_t go;
+	int i;
+
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, WAITERS));
+	for (i = 0; i < WAITERS; i++) {
+		snprintf(r[i].path, sizeof(r[i].path), "%s/stall", self->m.mnt);
+		r[i].go = &go;
+		r[i].err = -1;
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, race_open, &r[i]));
+	}
+	/* the server holds the one GET_FMAP; every opener is waiting */
+	ASSERT_TRUE(famfs_wait_count(&self->m.st->fmap[POS_STALL], 1, WAIT_MS));
+	usleep(500000);
+	EXPECT_EQ(1ULL, famfs_load(&self->m.st->fmap[POS_STALL]))
+		TH_LOG("%d waiting first opens sent %llu GET_FMAP", WAITERS,
+		       (unsigned long long)famfs_load(&self->m.st->fmap[POS_STALL]));
+	/* the abort ends the fetch; everyone gets its error */
+	ASSERT_EQ(0, abort_conn(self->m.mnt));
+	for (i = 0; i < WAITERS; i++)
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < WAITERS; i++) {
+		int e = r[i].err;
+
+		EXPECT_TRUE(e == ECONNABORTED || e == ENOTCONN)
+			TH_LOG("waiter %d: %s", i, strerror(e));
+	}
+	EXPECT_EQ(1ULL, famfs_load(&self->m.st->fmap[POS_STALL]));
+}
+
+TEST_F(fo, killed_waiters_go_at_once)
+{
+	char path[PATH_MAX];
+	pid_t pid[WAITERS];
+	int i, gone = 0, st;
+	long long end;
+
+	snprintf(path, sizeof(path), "%s/stall", self->m.mnt);
+	for (i = 0; i < WAITERS; i++) {
+		pid[i] = fork();
+		ASSERT_GE(pid[i], 0);
+		if (!pid[i]) {
+			open(path, O_RDWR);
+			_exit(1);
+		}
+	}
+	ASSERT_TRUE(famfs_wait_count(&self->m.st->fmap[POS_STALL], 1, WAIT_MS));
+	usleep(500000);
+	for (i = 0; i < WAITERS; i++)
+		kill(pid[i], SIGKILL);
+	/* all but the fetcher, whose request the server holds, die now */
+	end = famfs_now_ms() + 5000;
+	while (famfs_now_ms() < end && gone < WAITERS - 1) {
+		for (i = 0; i < WAITERS; i++) {
+			if (pid[i] > 0 && waitpid(pid[i], &st, WNOHANG) == pid[i]) {
+				pid[i] = 0;
+				gone++;
+			}
+		}
+		usleep(10000);
+	}
+	EXPECT_EQ(WAITERS - 1, gone) TH_LOG("%d of %d killed openers exited", gone, WAITERS);
+	EXPECT_EQ(1ULL, famfs_load(&self->m.st->fmap[POS_STALL]));
+	/* the abort frees the last one */
+	ASSERT_EQ(0, abort_conn(self->m.mnt));
+	for (i = 0; i < WAITERS; i++) {
+		if (pid[i] > 0) {
+			EXPECT_EQ(0, famfs_wait_exit(pid[i], WAIT_MS, &st));
+			EXPECT_TRUE(WIFSIGNALED(st));
+		}
+	}
+}
+
+TEST_HARNESS_MAIN
