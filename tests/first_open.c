@@ -22,6 +22,8 @@
 /* file positions in the manifest below (the server's fmap[] counters) */
 #define POS_RACE 0
 #define POS_STALL 1
+#define POS_BIG 2
+#define BIG (64ULL << 20)
 
 static int write_manifest(const char *path)
 {
@@ -32,7 +34,10 @@ static int write_manifest(const char *path)
 	fprintf(f, "daxdev 0 /dev/dax1.0\n"
 		   "file race 2M simple 0:300M:2M\n"
 		   "file stall 2M simple 0:302M:2M\n"
-		   "fmap-stall stall\n");
+		   "fmap-stall stall\n"
+		   "file big 2M simple 0:304M:2M\n"
+		   "fmap-announce big 64M\n"
+		   "fmap-stall-sized big\n");
 	return fclose(f) ? -errno : 0;
 }
 
@@ -191,6 +196,67 @@ TEST_F(fo, killed_waiters_go_at_once)
 			EXPECT_TRUE(WIFSIGNALED(st));
 		}
 	}
+}
+
+/* VmallocUsed of /proc/meminfo, in bytes (large fmap buffers are vmalloc'ed). */
+static long long vmalloc_used(void)
+{
+	char line[256];
+	long long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmallocUsed: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb << 10;
+}
+
+TEST_F(fo, a_stalled_large_fmap_pins_one_buffer)
+{
+	static struct racer r[WAITERS * 2];
+	pthread_t t[WAITERS * 2];
+	long long before, during, after;
+	pthread_barrier_t go;
+	int i, n = WAITERS * 2;
+
+	before = vmalloc_used();
+	ASSERT_GE(before, 0);
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, n));
+	for (i = 0; i < n; i++) {
+		snprintf(r[i].path, sizeof(r[i].path), "%s/big", self->m.mnt);
+		r[i].go = &go;
+		r[i].err = -1;
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, race_open, &r[i]));
+	}
+	/* the announcement came back, the 64 MiB round is held by the server */
+	ASSERT_TRUE(famfs_wait_count(&self->m.st->fmap_sized[POS_BIG], 1, WAIT_MS));
+	usleep(1000000);
+	during = vmalloc_used();
+	EXPECT_EQ(1ULL, famfs_load(&self->m.st->fmap_sized[POS_BIG]));
+	EXPECT_EQ(2ULL, famfs_load(&self->m.st->fmap[POS_BIG]));
+	/* one reply buffer, not one per opener */
+	EXPECT_LT(during - before, (long long)(BIG + BIG / 2))
+		TH_LOG("%d openers of a stalled 64 MiB fmap: VmallocUsed +%lld MiB", n,
+		       (during - before) >> 20);
+	EXPECT_GE(during - before, (long long)BIG);
+
+	ASSERT_EQ(0, abort_conn(self->m.mnt));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < n; i++) {
+		int e = r[i].err;
+
+		EXPECT_TRUE(e == ECONNABORTED || e == ENOTCONN)
+			TH_LOG("opener %d: %s", i, strerror(e));
+	}
+	/* and it is freed with the failed open */
+	after = vmalloc_used();
+	EXPECT_LT(after - before, (long long)(BIG / 4))
+		TH_LOG("VmallocUsed after the abort: +%lld MiB", (after - before) >> 20);
 }
 
 TEST_HARNESS_MAIN

@@ -152,6 +152,7 @@ struct override {
 	bool has_errno;
 	int err;		/* positive: the reply is -err; 0: empty reply */
 	bool stall;		/* never answer (the kernel waits) */
+	bool stall_sized;	/* never answer a request of size > FIRST_SIZE */
 };
 
 struct extent {
@@ -1027,7 +1028,7 @@ static bool parse_behaviour(const struct parser *p, struct server *s, char **tok
 
 static const char * const directives[] = {
 	"daxdev", "daxdev-reply", "daxdev-errno", "fmap-reply", "fmap-errno", "fmap-announce",
-	"fmap-stall", "daxdev-stall", "fmap-fields",
+	"fmap-stall", "daxdev-stall", "fmap-fields", "fmap-stall-sized",
 };
 
 static void parse_line(const struct parser *p, struct server *s, char **tok, int ntok)
@@ -1065,10 +1066,13 @@ static void parse_line(const struct parser *p, struct server *s, char **tok, int
 		f->ovr.has_reply = true;
 		return;
 	}
-	if (!strcmp(d, "fmap-stall") || !strcmp(d, "daxdev-stall")) {
+	if (!strcmp(d, "fmap-stall") || !strcmp(d, "daxdev-stall") ||
+	    !strcmp(d, "fmap-stall-sized")) {
 		if (ntok != 2)
 			bad_manifest(p, "want: %s NAME|INDEX", d);
-		if (!strcmp(d, "fmap-stall")) {
+		if (!strcmp(d, "fmap-stall-sized")) {
+			need_file(p, s, tok[1])->ovr.stall_sized = true;
+		} else if (!strcmp(d, "fmap-stall")) {
 			need_file(p, s, tok[1])->ovr.stall = true;
 		} else {
 			index = need_u64(p, tok[1], "daxdev index", UINT32_MAX);
@@ -1900,7 +1904,7 @@ static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
 		reply_err(s, in, -ENOENT);
 		return;
 	}
-	if (f->ovr.stall && stall(s, in))
+	if ((f->ovr.stall || (f->ovr.stall_sized && sized)) && stall(s, in))
 		return;
 	fmap_reply(f, gi.size, &r);
 	if (log)
