@@ -40,11 +40,11 @@ FIXTURE_SETUP(attr)
 {
 	ASSERT_TRUE(module_loaded("famfs_rs"));
 	ASSERT_EQ(0, famfs_write_manifest(MANIFEST,
-		"daxdev 0 /dev/dax1.0\n"
-		"file f 4M simple 0:0:4M\n"
-		"file g 4M simple 0:4M:4M\n"
-		"attr f size=%llu valid=0\n"
-		"setattr ok\n", variant->size));
+					  "daxdev 0 /dev/dax1.0\n"
+					  "file f 4M simple 0:0:4M\n"
+					  "file g 4M simple 0:4M:4M\n"
+					  "attr f size=%llu valid=0\n"
+					  "setattr ok\n", variant->size));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, MANIFEST, NULL, true, NULL));
 	ASSERT_EQ(FAMFS_INIT_DAX_FMAP,
 		  famfs_load(&self->m.st->init_flags_out) & FAMFS_INIT_DAX_FMAP);
@@ -66,7 +66,7 @@ FIXTURE_TEARDOWN(attr)
 }
 
 /* stat, fstat, the mapping, read(): all as the fmap says */
-static void check_fmap_view(struct __test_metadata *_metadata, FIXTURE_DATA(attr) *self,
+static void check_fmap_view(struct __test_metadata *_metadata, struct _test_data_attr *self,
 			    int fd, const unsigned char *map, const char *when)
 {
 	unsigned char *buf = malloc(FMAP_SIZE);
@@ -96,7 +96,7 @@ static void check_fmap_view(struct __test_metadata *_metadata, FIXTURE_DATA(attr
 }
 
 /* open, write, map f; the attribute replies never had the fmap's size */
-static int open_and_map(struct __test_metadata *_metadata, FIXTURE_DATA(attr) *self,
+static int open_and_map(struct __test_metadata *_metadata, struct _test_data_attr *self,
 			unsigned char **map)
 {
 	int fd = open(self->path, O_RDWR);

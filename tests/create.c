@@ -29,11 +29,11 @@ FIXTURE_SETUP(create)
 {
 	ASSERT_TRUE(module_loaded("famfs_rs"));
 	ASSERT_EQ(0, famfs_write_manifest(MANIFEST,
-		"daxdev 0 /dev/dax1.0\n"
-		"file existing 2M simple 0:0:2M\n"
-		"file fresh 2M simple 0:2M:2M\n"
-		"mknod fresh reply=new\n"
-		"mknod alias reply=existing\n"));
+					  "daxdev 0 /dev/dax1.0\n"
+					  "file existing 2M simple 0:0:2M\n"
+					  "file fresh 2M simple 0:2M:2M\n"
+					  "mknod fresh reply=new\n"
+					  "mknod alias reply=existing\n"));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, MANIFEST, NULL, true, NULL));
 	ASSERT_EQ(FAMFS_INIT_DAX_FMAP,
 		  famfs_load(&self->m.st->init_flags_out) & FAMFS_INIT_DAX_FMAP);

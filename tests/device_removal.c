@@ -29,7 +29,7 @@
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
-#define MIB (1UL << 20)
+#define MIB (1024UL * 1024)
 #define DEV "dax2.0"
 #define UNBIND_TIMEOUT_MS 60000
 
@@ -41,14 +41,14 @@ static void on_sigbus(int sig)
 }
 
 /* 1 if reading *p raises SIGBUS; else 0 and *out is the byte. */
-static int read_or_sigbus(const volatile unsigned char *p, unsigned char *out)
+static int read_or_sigbus(const unsigned char *p, unsigned char *out)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus }, old;
 	int got = 0;
 
 	sigaction(SIGBUS, &sa, &old);
 	if (!sigsetjmp(jmp, 1))
-		*out = *p;
+		*out = FAMFS_READ_ONCE(*p);
 	else
 		got = 1;
 	sigaction(SIGBUS, &old, NULL);

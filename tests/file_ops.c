@@ -36,11 +36,11 @@ FIXTURE_SETUP(ops)
 
 	ASSERT_TRUE(module_loaded("famfs_rs"));
 	ASSERT_EQ(0, famfs_write_manifest(MANIFEST,
-		"daxdev 0 /dev/dax1.0\n"
-		"file f 2M simple 0:0:2M\n"
-		"locks\n"
-		"ioctl ENOTTY\n"
-		"poll %d\n", POLL_MASK));
+					  "daxdev 0 /dev/dax1.0\n"
+					  "file f 2M simple 0:0:2M\n"
+					  "locks\n"
+					  "ioctl ENOTTY\n"
+					  "poll %d\n", POLL_MASK));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, MANIFEST, NULL, true, NULL));
 	ASSERT_EQ(FAMFS_INIT_DAX_FMAP,
 		  famfs_load(&self->m.st->init_flags_out) & FAMFS_INIT_DAX_FMAP);
@@ -65,34 +65,32 @@ FIXTURE_TEARDOWN(ops)
 	unlink(MANIFEST);
 }
 
-#define LK(m, field) famfs_load(&(m)->st->field)
-
 TEST_F(ops, flock_reaches_the_server_as_flock_locks)
 {
 	struct famfs_mount *m = &self->m;
 
 	ASSERT_EQ(0, flock(self->fd, LOCK_EX)) TH_LOG("flock: %s", strerror(errno));
-	EXPECT_EQ(1ULL, LK(m, lk_flock_lock));
-	EXPECT_EQ(1ULL, LK(m, ops[FUSE_SETLKW]));
-	EXPECT_EQ((__u64)FUSE_SETLKW, LK(m, lk_last_opcode));
-	EXPECT_EQ((__u64)F_WRLCK, LK(m, lk_last_type));
-	EXPECT_EQ((__u64)FUSE_LK_FLOCK, LK(m, lk_last_flags) & FUSE_LK_FLOCK);
-	EXPECT_EQ((__u64)getpid(), LK(m, lk_last_pid));
+	EXPECT_EQ(1ULL, famfs_load(&m->st->lk_flock_lock));
+	EXPECT_EQ(1ULL, famfs_load(&m->st->ops[FUSE_SETLKW]));
+	EXPECT_EQ((__u64)FUSE_SETLKW, famfs_load(&m->st->lk_last_opcode));
+	EXPECT_EQ((__u64)F_WRLCK, famfs_load(&m->st->lk_last_type));
+	EXPECT_EQ((__u64)FUSE_LK_FLOCK, famfs_load(&m->st->lk_last_flags) & FUSE_LK_FLOCK);
+	EXPECT_EQ((__u64)getpid(), famfs_load(&m->st->lk_last_pid));
 
 	ASSERT_EQ(0, flock(self->fd, LOCK_UN));
-	EXPECT_EQ(1ULL, LK(m, lk_flock_unlock));
+	EXPECT_EQ(1ULL, famfs_load(&m->st->lk_flock_unlock));
 	/* blocking flock(): FL_SLEEP, so SETLKW, unlock included */
-	EXPECT_EQ(2ULL, LK(m, ops[FUSE_SETLKW]));
-	EXPECT_EQ((__u64)F_UNLCK, LK(m, lk_last_type));
+	EXPECT_EQ(2ULL, famfs_load(&m->st->ops[FUSE_SETLKW]));
+	EXPECT_EQ((__u64)F_UNLCK, famfs_load(&m->st->lk_last_type));
 
 	ASSERT_EQ(0, flock(self->fd, LOCK_SH | LOCK_NB));
-	EXPECT_EQ(1ULL, LK(m, ops[FUSE_SETLK]));
-	EXPECT_EQ((__u64)F_RDLCK, LK(m, lk_last_type));
-	EXPECT_EQ((__u64)FUSE_LK_FLOCK, LK(m, lk_last_flags) & FUSE_LK_FLOCK);
+	EXPECT_EQ(1ULL, famfs_load(&m->st->ops[FUSE_SETLK]));
+	EXPECT_EQ((__u64)F_RDLCK, famfs_load(&m->st->lk_last_type));
+	EXPECT_EQ((__u64)FUSE_LK_FLOCK, famfs_load(&m->st->lk_last_flags) & FUSE_LK_FLOCK);
 	ASSERT_EQ(0, flock(self->fd, LOCK_UN | LOCK_NB));
-	EXPECT_EQ(2ULL, LK(m, ops[FUSE_SETLK]));
-	EXPECT_EQ(2ULL, LK(m, lk_flock_unlock));
-	EXPECT_EQ(0ULL, LK(m, lk_posix_lock) + LK(m, lk_posix_unlock));
+	EXPECT_EQ(2ULL, famfs_load(&m->st->ops[FUSE_SETLK]));
+	EXPECT_EQ(2ULL, famfs_load(&m->st->lk_flock_unlock));
+	EXPECT_EQ(0ULL, famfs_load(&m->st->lk_posix_lock) + famfs_load(&m->st->lk_posix_unlock));
 }
 
 TEST_F(ops, posix_locks_reach_the_server)
@@ -102,26 +100,26 @@ TEST_F(ops, posix_locks_reach_the_server)
 			    .l_len = 8192 };
 
 	ASSERT_EQ(0, fcntl(self->fd, F_SETLK, &fl)) TH_LOG("F_SETLK: %s", strerror(errno));
-	EXPECT_EQ(1ULL, LK(m, ops[FUSE_SETLK]));
-	EXPECT_EQ(1ULL, LK(m, lk_posix_lock));
-	EXPECT_EQ((__u64)F_WRLCK, LK(m, lk_last_type));
-	EXPECT_EQ(0ULL, LK(m, lk_last_flags) & FUSE_LK_FLOCK);
-	EXPECT_EQ(4096ULL, LK(m, lk_last_start));
-	EXPECT_EQ(4096ULL + 8192 - 1, LK(m, lk_last_end));
+	EXPECT_EQ(1ULL, famfs_load(&m->st->ops[FUSE_SETLK]));
+	EXPECT_EQ(1ULL, famfs_load(&m->st->lk_posix_lock));
+	EXPECT_EQ((__u64)F_WRLCK, famfs_load(&m->st->lk_last_type));
+	EXPECT_EQ(0ULL, famfs_load(&m->st->lk_last_flags) & FUSE_LK_FLOCK);
+	EXPECT_EQ(4096ULL, famfs_load(&m->st->lk_last_start));
+	EXPECT_EQ(4096ULL + 8192 - 1, famfs_load(&m->st->lk_last_end));
 
 	fl = (struct flock){ .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
 	ASSERT_EQ(0, fcntl(self->fd, F_GETLK, &fl));
-	EXPECT_EQ(1ULL, LK(m, ops[FUSE_GETLK]));
-	EXPECT_EQ(1ULL, LK(m, lk_getlk));
+	EXPECT_EQ(1ULL, famfs_load(&m->st->ops[FUSE_GETLK]));
+	EXPECT_EQ(1ULL, famfs_load(&m->st->lk_getlk));
 	/* no conflict reported: F_UNLCK */
 	EXPECT_EQ(F_UNLCK, fl.l_type);
 
 	fl = (struct flock){ .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 4096,
 			     .l_len = 8192 };
 	ASSERT_EQ(0, fcntl(self->fd, F_SETLK, &fl));
-	EXPECT_EQ(1ULL, LK(m, lk_posix_unlock));
-	EXPECT_EQ(2ULL, LK(m, ops[FUSE_SETLK]));
-	EXPECT_EQ(0ULL, LK(m, lk_flock_lock) + LK(m, lk_flock_unlock));
+	EXPECT_EQ(1ULL, famfs_load(&m->st->lk_posix_unlock));
+	EXPECT_EQ(2ULL, famfs_load(&m->st->ops[FUSE_SETLK]));
+	EXPECT_EQ(0ULL, famfs_load(&m->st->lk_flock_lock) + famfs_load(&m->st->lk_flock_unlock));
 }
 
 TEST_F(ops, conflicts_the_server_reports_are_seen)
@@ -132,7 +130,7 @@ TEST_F(ops, conflicts_the_server_reports_are_seen)
 
 	ASSERT_EQ(0, famfs_ctl(m, "lock-conflict on"));
 	ASSERT_EQ(0, fcntl(self->fd, F_GETLK, &fl)) TH_LOG("F_GETLK: %s", strerror(errno));
-	EXPECT_EQ(1ULL, LK(m, lk_getlk));
+	EXPECT_EQ(1ULL, famfs_load(&m->st->lk_getlk));
 	EXPECT_EQ(F_WRLCK, fl.l_type);
 	EXPECT_EQ(0, fl.l_start);
 	EXPECT_EQ(0, fl.l_len);	/* the server's end OFFSET_MAX: to EOF */
@@ -150,7 +148,7 @@ TEST_F(ops, conflicts_the_server_reports_are_seen)
 	errno = 0;
 	EXPECT_EQ(-1, flock(self->fd, LOCK_EX | LOCK_NB));
 	EXPECT_EQ(EWOULDBLOCK, errno);
-	EXPECT_EQ(3ULL, LK(m, lk_conflicts));
+	EXPECT_EQ(3ULL, famfs_load(&m->st->lk_conflicts));
 	ASSERT_EQ(0, famfs_ctl(m, "lock-conflict off"));
 	EXPECT_EQ(0, flock(self->fd, LOCK_EX | LOCK_NB));
 	EXPECT_EQ(0, flock(self->fd, LOCK_UN | LOCK_NB));
@@ -192,7 +190,7 @@ static void local_locks(struct __test_metadata *_metadata, const char *opt, bool
 	pid_t pid;
 
 	ASSERT_EQ(0, famfs_write_manifest(MANIFEST_LOCAL,
-		"daxdev 0 /dev/dax1.0\nfile f 2M simple 0:0:2M\n"));
+					  "daxdev 0 /dev/dax1.0\nfile f 2M simple 0:0:2M\n"));
 	ASSERT_EQ(0, famfs_mount_start(&m, MANIFEST_LOCAL, opt ? args : NULL, true, NULL));
 	EXPECT_EQ(fmap ? FAMFS_INIT_DAX_FMAP : 0,
 		  famfs_load(&m.st->init_flags_out) & FAMFS_INIT_DAX_FMAP);

@@ -17,7 +17,7 @@
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
-#define MIB (1UL << 20)
+#define MIB (1024UL * 1024)
 
 static long minflt(void)
 {
@@ -28,11 +28,11 @@ static long minflt(void)
 }
 
 /* The minor faults one store to *p costs. */
-static long store_faults(volatile unsigned char *p, unsigned char v)
+static long store_faults(unsigned char *p, unsigned char v)
 {
 	long before = minflt();
 
-	*p = v;
+	FAMFS_WRITE_ONCE(*p, v);
 	return minflt() - before;
 }
 

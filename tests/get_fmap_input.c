@@ -26,11 +26,12 @@ FIXTURE_SETUP(input)
 {
 	ASSERT_TRUE(module_loaded("famfs_rs"));
 	ASSERT_EQ(0, famfs_write_manifest(MANIFEST,
-		"daxdev 0 /dev/dax1.0\n"
-		"file small 2M simple 0:0:2M\n"
-		"file fits %dM simple 0:2M:2M*%d\n"
-		"file large %dM simple 0:400M:2M*%d\n",
-		2 * FITS_EXTENTS, FITS_EXTENTS, 2 * LARGE_EXTENTS, LARGE_EXTENTS));
+					  "daxdev 0 /dev/dax1.0\n"
+					  "file small 2M simple 0:0:2M\n"
+					  "file fits %dM simple 0:2M:2M*%d\n"
+					  "file large %dM simple 0:400M:2M*%d\n",
+					  2 * FITS_EXTENTS, FITS_EXTENTS,
+					  2 * LARGE_EXTENTS, LARGE_EXTENTS));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, MANIFEST, NULL, true, NULL));
 	ASSERT_EQ(FAMFS_INIT_DAX_FMAP,
 		  famfs_load(&self->m.st->init_flags_out) & FAMFS_INIT_DAX_FMAP);

@@ -13,7 +13,7 @@
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
-#define MIB (1UL << 20)
+#define MIB (1024UL * 1024)
 
 /* Evict every unused inode of the mount (see tests/overlap.c). */
 static bool evict_unused(const struct famfs_mount *m)

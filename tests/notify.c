@@ -25,7 +25,7 @@
 #define MANIFEST "/tmp/notify.manifest"
 #define SZ_MAPPED (4ULL << 20)
 #define SZ_FILE (2ULL << 20)
-#define TIB (1ULL << 40)
+#define TIB (1024ULL * 1024 * 1024 * 1024)
 #define NR_FILES 3
 #define NOTIFY_PRUNE 9		/* enum fuse_notify_code: Linux 7.3's fuse.h, not the libc's */
 
@@ -53,10 +53,10 @@ FIXTURE_SETUP(notify)
 
 	ASSERT_TRUE(module_loaded("famfs_rs"));
 	ASSERT_EQ(0, famfs_write_manifest(MANIFEST,
-		"daxdev 0 /dev/dax1.0\n"
-		"file mapped 4M simple 0:0:4M\n"
-		"file opened 2M simple 0:4M:2M\n"
-		"file never 2M simple 0:6M:2M\n"));
+					  "daxdev 0 /dev/dax1.0\n"
+					  "file mapped 4M simple 0:0:4M\n"
+					  "file opened 2M simple 0:4M:2M\n"
+					  "file never 2M simple 0:6M:2M\n"));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, MANIFEST, NULL, true, NULL));
 	ASSERT_EQ(FAMFS_INIT_DAX_FMAP,
 		  famfs_load(&self->m.st->init_flags_out) & FAMFS_INIT_DAX_FMAP);
@@ -107,7 +107,7 @@ FIXTURE_TEARDOWN(notify)
  * mapping, and "never" still has the server's size and opens with the
  * fmap's.
  */
-static void check_unchanged(struct __test_metadata *_metadata, FIXTURE_DATA(notify) *self)
+static void check_unchanged(struct __test_metadata *_metadata, struct _test_data_notify *self)
 {
 	unsigned char *buf, *fresh;
 	char path[PATH_MAX];
@@ -169,7 +169,7 @@ static void check_unchanged(struct __test_metadata *_metadata, FIXTURE_DATA(noti
 }
 
 /* A refused notification: EOPNOTSUPP, counted as failed by the server. */
-static void expect_refused(struct __test_metadata *_metadata, FIXTURE_DATA(notify) *self,
+static void expect_refused(struct __test_metadata *_metadata, struct _test_data_notify *self,
 			   const char *cmd, int idx, unsigned long long off,
 			   unsigned long long len)
 {
@@ -181,7 +181,7 @@ static void expect_refused(struct __test_metadata *_metadata, FIXTURE_DATA(notif
 
 /* No NOTIFY_REPLY reaches the server (a retrieve the kernel accepted sends one). */
 static void expect_no_notify_reply(struct __test_metadata *_metadata,
-				   FIXTURE_DATA(notify) *self)
+				   struct _test_data_notify *self)
 {
 	/* the reply would be queued at once; give the server time to read it */
 	EXPECT_EQ(0, famfs_ctl(&self->m, "ping"));

@@ -55,7 +55,7 @@ static int open_close(const struct famfs_mount *m, const char *name)
 	return 0;
 }
 
-static int drop_caches(const struct famfs_mount *m)
+static int drop_inodes(const struct famfs_mount *m)
 {
 	(void)m;
 	return famfs_write_str("/proc/sys/vm/drop_caches", "2");
@@ -121,7 +121,7 @@ TEST(a_server_stall_under_a_daxdev_lookup_blocks_only_its_opener)
 				strerror(-rc));
 	/* neither may evicting t and u, which releases their claims */
 	forgets = famfs_forgets(&m);
-	rc = in_child_within(drop_caches, &m, DONE_MS, &left_b);
+	rc = in_child_within(drop_inodes, &m, DONE_MS, &left_b);
 	EXPECT_EQ(0, rc) TH_LOG("drop_caches while an opener waits on the server: %s",
 				strerror(-rc));
 	EXPECT_LT(forgets, famfs_forgets(&m));

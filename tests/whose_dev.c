@@ -19,7 +19,7 @@
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
-#define MIB (1UL << 20)
+#define MIB (1024UL * 1024)
 #define SERVER_DEV "/dev/dax1.0"
 #define OTHER_DEV "/dev/dax2.0"
 #define PATTERN 0x5eedf00dcafe1234ULL

@@ -1893,7 +1893,8 @@ static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
 		if (log)
 			log->reply = -EINVAL;
 		if (s->verbose)
-			fprintf(stderr, "famfs_server: GET_FMAP nodeid %llu: bad input (%zu bytes)\n",
+			fprintf(stderr,
+				"famfs_server: GET_FMAP nodeid %llu: bad input (%zu bytes)\n",
 				(unsigned long long)in->nodeid, len);
 		reply_err(s, in, -EINVAL);
 		return;
@@ -2115,7 +2116,7 @@ static void daemonize(struct server *s)
 
 #define CTL_MAX_CLIENTS		8
 #define CTL_LINE_MAX		4096
-#define CTL_STORE_MAX		(1U << 20)	/* notify-store LEN at most */
+#define CTL_STORE_MAX		(1024U * 1024)	/* notify-store LEN at most */
 
 struct ctl_client {
 	int fd;				/* -1: free */
@@ -2187,7 +2188,8 @@ static int parse_s64(const char *t, __s64 *v)
 	return 0;
 }
 
-#define CTL_BAD(...) do { snprintf(reply, size, "bad " __VA_ARGS__); return; } while (0)
+/* "bad ...": the reply to a malformed control command */
+#define CTL_BAD(...) snprintf(reply, size, "bad " __VA_ARGS__)
 
 static void ctl_errno_reply(char *reply, size_t size, int rc)
 {
@@ -2207,8 +2209,10 @@ static void ctl_notify(struct server *s, char **tok, int ntok, char *reply, size
 
 	if (!strcmp(cmd, "notify-store") || !strcmp(cmd, "notify-retrieve")) {
 		if (ntok != 4 || ctl_node(s, tok[1], &nodeid) || parse_u64(tok[2], &off) ||
-		    parse_u64(tok[3], &len) || len > UINT32_MAX)
+		    parse_u64(tok[3], &len) || len > UINT32_MAX) {
 			CTL_BAD("want: %s NAME|#NODEID OFFSET LEN", cmd);
+			return;
+		}
 		if (!strcmp(cmd, "notify-retrieve")) {
 			struct fuse_notify_retrieve_out ro = {
 				.notify_unique = 0x4e000000ULL + s->st->ctl_commands,
@@ -2219,8 +2223,10 @@ static void ctl_notify(struct server *s, char **tok, int ntok, char *reply, size
 			ctl_errno_reply(reply, size, rc);
 			return;
 		}
-		if (len > CTL_STORE_MAX)
+		if (len > CTL_STORE_MAX) {
 			CTL_BAD("notify-store: LEN larger than %u", CTL_STORE_MAX);
+			return;
+		}
 		{
 			struct fuse_notify_store_out so = {
 				.nodeid = nodeid, .offset = off, .size = len,
@@ -2239,8 +2245,10 @@ static void ctl_notify(struct server *s, char **tok, int ntok, char *reply, size
 		struct fuse_notify_inval_inode_out io = { 0 };
 
 		if (ntok != 4 || ctl_node(s, tok[1], &nodeid) || parse_s64(tok[2], &soff) ||
-		    parse_s64(tok[3], &slen))
+		    parse_s64(tok[3], &slen)) {
 			CTL_BAD("want: notify-inval-inode NAME|#NODEID OFFSET LEN");
+			return;
+		}
 		io.ino = nodeid;
 		io.off = soff;
 		io.len = slen;
@@ -2251,8 +2259,10 @@ static void ctl_notify(struct server *s, char **tok, int ntok, char *reply, size
 	if (!strcmp(cmd, "notify-inval-entry")) {
 		struct fuse_notify_inval_entry_out eo = { .parent = FUSE_ROOT_ID };
 
-		if (ntok < 2 || ntok > 3 || (ntok == 3 && strcmp(tok[2], "expire")))
+		if (ntok < 2 || ntok > 3 || (ntok == 3 && strcmp(tok[2], "expire"))) {
 			CTL_BAD("want: notify-inval-entry NAME [expire]");
+			return;
+		}
 		eo.namelen = strlen(tok[1]);
 		if (ntok == 3)
 			eo.flags = FUSE_EXPIRE_ONLY;
@@ -2265,13 +2275,17 @@ static void ctl_notify(struct server *s, char **tok, int ntok, char *reply, size
 		struct fuse_notify_delete_out dout = { .parent = FUSE_ROOT_ID };
 		int idx;
 
-		if (ntok < 2 || ntok > 3)
+		if (ntok < 2 || ntok > 3) {
 			CTL_BAD("want: notify-delete NAME [#CHILD]");
+			return;
+		}
 		/* the child the name resolves to (0 if none), unless given */
 		idx = lookup_name(s, tok[1]);
 		dout.child = idx >= 0 ? FIRST_FILE_ID + idx : 0;
-		if (ntok == 3 && (tok[2][0] != '#' || parse_u64(tok[2] + 1, &nodeid)))
+		if (ntok == 3 && (tok[2][0] != '#' || parse_u64(tok[2] + 1, &nodeid))) {
 			CTL_BAD("want: notify-delete NAME [#CHILD]");
+			return;
+		}
 		if (ntok == 3)
 			dout.child = nodeid;
 		dout.namelen = strlen(tok[1]);
@@ -2284,13 +2298,16 @@ static void ctl_notify(struct server *s, char **tok, int ntok, char *reply, size
 	{
 		struct fuse_notify_prune_out po = { 0 };
 
-		if (ntok < 2)
+		if (ntok < 2) {
 			CTL_BAD("want: notify-prune NAME|#NODEID...");
+			return;
+		}
 		ids = xzalloc(sizeof(*ids) * (ntok - 1));
 		for (i = 1; i < ntok; i++) {
 			if (ctl_node(s, tok[i], &ids[i - 1])) {
 				free(ids);
 				CTL_BAD("notify-prune: no node '%s'", tok[i]);
+				return;
 			}
 		}
 		po.count = ntok - 1;
@@ -2325,8 +2342,10 @@ static void ctl_command(struct server *s, char *line, char *reply, size_t size)
 
 	for (t = strtok_r(line, BLANKS, &save); t && ntok < 64; t = strtok_r(NULL, BLANKS, &save))
 		tok[ntok++] = t;
-	if (!ntok)
+	if (!ntok) {
 		CTL_BAD("empty command");
+		return;
+	}
 	count(&s->st->ctl_commands);
 	if (s->verbose)
 		fprintf(stderr, "famfs_server: control: %s\n", tok[0]);
@@ -2339,41 +2358,58 @@ static void ctl_command(struct server *s, char *line, char *reply, size_t size)
 		    !strcmp(tok[0], "notify-prune"))) {
 		ctl_notify(s, tok, ntok, reply, size);
 	} else if (!strcmp(tok[0], "set-attr")) {
-		if (ntok < 3 || !(f = find_file(s, tok[1])))
+		f = ntok >= 3 ? find_file(s, tok[1]) : NULL;
+		if (!f) {
 			CTL_BAD("want: set-attr NAME KEY=VALUE...");
-		for (i = 2; i < ntok; i++)
-			if (apply_attr(f, tok[i], &why))
+			return;
+		}
+		for (i = 2; i < ntok; i++) {
+			if (apply_attr(f, tok[i], &why)) {
 				CTL_BAD("set-attr: %s", why);
+				return;
+			}
+		}
 		snprintf(reply, size, "ok");
 	} else if (!strcmp(tok[0], "regen")) {
-		if (ntok != 2 || !(f = find_file(s, tok[1])))
+		f = ntok == 2 ? find_file(s, tok[1]) : NULL;
+		if (!f) {
 			CTL_BAD("want: regen NAME");
+			return;
+		}
 		f->generation++;
 		snprintf(reply, size, "ok %llu", (unsigned long long)f->generation);
 	} else if (!strcmp(tok[0], "release-stall")) {
 		err = EIO;
-		if (ntok > 2)
+		if (ntok > 2) {
 			CTL_BAD("want: release-stall [ERRNO]");
+			return;
+		}
 		if (ntok == 2) {
 			for (i = 0; i < (int)ARRAY_SIZE(errno_names); i++)
 				if (!strcmp(tok[1], errno_names[i].name))
 					break;
-			if (i < (int)ARRAY_SIZE(errno_names))
+			if (i < (int)ARRAY_SIZE(errno_names)) {
 				err = errno_names[i].err;
-			else if (!parse_u64(tok[1], &v) && v > 0 && v <= 511)
+			} else if (!parse_u64(tok[1], &v) && v > 0 && v <= 511) {
 				err = v;
-			else
+			} else {
 				CTL_BAD("release-stall: bad errno '%s'", tok[1]);
+				return;
+			}
 		}
 		snprintf(reply, size, "ok %u", release_stalls(s, err));
 	} else if (!strcmp(tok[0], "lock-conflict")) {
-		if (ntok != 2 || (strcmp(tok[1], "on") && strcmp(tok[1], "off")))
+		if (ntok != 2 || (strcmp(tok[1], "on") && strcmp(tok[1], "off"))) {
 			CTL_BAD("want: lock-conflict on|off");
+			return;
+		}
 		s->lock_conflict = !strcmp(tok[1], "on");
 		snprintf(reply, size, "ok");
 	} else if (!strcmp(tok[0], "setattr")) {
-		if (ntok != 2 || (strcmp(tok[1], "ok") && strcmp(tok[1], "erofs")))
+		if (ntok != 2 || (strcmp(tok[1], "ok") && strcmp(tok[1], "erofs"))) {
 			CTL_BAD("want: setattr ok|erofs");
+			return;
+		}
 		s->setattr_ok = !strcmp(tok[1], "ok");
 		snprintf(reply, size, "ok");
 	} else {
@@ -2393,7 +2429,7 @@ static void ctl_open(struct server *s)
 		return;
 	if (strlen(s->control_path) >= sizeof(sa.sun_path))
 		die("--control %s: path too long", s->control_path);
-	strcpy(sa.sun_path, s->control_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->control_path);
 	unlink(s->control_path);
 	s->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->ctl_fd < 0)
