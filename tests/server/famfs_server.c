@@ -48,7 +48,7 @@
  * whose reply is an error.
  *
  * Hostile behaviours for tests of the kernel: manifest directives (attr,
- * lookup-stall, setattr ok, mknod, locks, lock-conflict, ioctl, poll,
+ * lookup-stall, setattr ok, mknod, locks, lock-conflict, ioctl, poll, open-flags,
  * fmap-stall, ...), and with --control PATH a unix socket polled together
  * with /dev/fuse that takes one command per line (notify-store,
  * notify-retrieve, notify-inval-inode, notify-inval-entry, notify-delete,
@@ -248,6 +248,7 @@ struct server {
 	bool lock_conflict;		/* GETLK: a conflict; SETLK(W): -EAGAIN */
 	bool has_ioctl;
 	int ioctl_err;			/* IOCTL reply: -ioctl_err, 0: result 0 */
+	__u32 open_flags;		/* open_flags of OPEN replies for files */
 	bool has_poll;
 	__u32 poll_mask;		/* POLL reply revents */
 	struct mknod_rule *mknods;
@@ -1020,6 +1021,10 @@ static bool parse_behaviour(const struct parser *p, struct server *s, char **tok
 			bad_manifest(p, "want: poll MASK");
 		s->has_poll = true;
 		s->poll_mask = need_u64(p, tok[1], "poll mask", UINT32_MAX);
+	} else if (!strcmp(d, "open-flags")) {
+		if (ntok != 2)
+			bad_manifest(p, "want: open-flags FLAGS");
+		s->open_flags = need_u64(p, tok[1], "open flags", UINT32_MAX);
 	} else {
 		return false;
 	}
@@ -1780,6 +1785,8 @@ static void do_open(struct server *s, const struct fuse_in_header *in, bool dir)
 		return;
 	}
 	out.fh = in->nodeid;
+	if (!dir)
+		out.open_flags = s->open_flags;
 	send_reply(s, in->unique, 0, &out, sizeof(out));
 }
 
