@@ -471,41 +471,63 @@ impl Conn {
         let mut cursor = 0usize;
         let mut last = 0usize;
         let mut n = 0usize;
+        // About 10 s of 1 ms waits for a writer of s_umount (a remount).
+        let mut tries = 10_000u32;
         loop {
             let next = {
                 let o = self.owners.lock();
-                let mut found = None;
+                let mut found = Ok(None);
                 if let Some(v) = o.blocks.get(dev) {
                     while let Some(b) = v.get(cursor) {
-                        cursor += 1;
                         if b.count == 0 || b.owner == last {
+                            cursor += 1;
                             continue;
                         }
                         // SAFETY: a claimed owner is a live fmap inode of this
                         // connection: its claim is released by its eviction,
                         // which needs this lock, before the inode is freed.
-                        if let Some(r) = unsafe { InodeRef::grab(b.owner as *mut bindings::inode) }
-                        {
-                            last = b.owner;
-                            found = Some(r);
-                            break;
+                        found = unsafe { InodeRef::grab(b.owner as *mut bindings::inode) };
+                        match found {
+                            Ok(Some(_)) => {
+                                last = b.owner;
+                                cursor += 1;
+                                break;
+                            }
+                            // Being evicted, or the super block is going: no
+                            // mapping of it can be left.
+                            Ok(None) => cursor += 1,
+                            // Try this block again, without the lock.
+                            Err(_) => break,
                         }
                     }
                 }
                 found
             };
-            let Some(inode) = next else {
-                return n;
-            };
-            if let Err(e) = inode.revoke() {
-                crate::err_rl!(
-                    "file {}: page references remain after the removal of its daxdev: error {}",
-                    inode.nodeid(),
-                    e.to_errno()
-                );
+            match next {
+                Ok(Some(inode)) => {
+                    if let Err(e) = inode.revoke() {
+                        crate::err_rl!(
+                            "file {}: page references remain after the removal of its daxdev: error {}",
+                            inode.nodeid(),
+                            e.to_errno()
+                        );
+                    }
+                    n += 1;
+                    // `inode` is unpinned here, without the lock.
+                }
+                Ok(None) => return n,
+                Err(_) if tries > 0 => {
+                    tries -= 1;
+                    // SAFETY: no preconditions; no lock is held.
+                    unsafe { bindings::msleep(1) };
+                }
+                Err(_) => {
+                    crate::err_rl!(
+                        "a daxdev is being removed, but its super block stays locked: files not revoked"
+                    );
+                    return n;
+                }
             }
-            n += 1;
-            // `inode` is put here, without the lock.
         }
     }
 }

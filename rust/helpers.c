@@ -145,6 +145,45 @@ int famfs_rs_daxdev_check_end(struct dax_device *dax_dev, u64 end)
 }
 
 /**
+ * famfs_rs_inode_pin() - pin an inode and keep its super block up
+ * @inode: an inode whose memory stays valid during the call
+ *
+ * Takes @inode->i_sb->s_umount for reading, without waiting, and a
+ * reference to @inode: the inode can then be used and put while an
+ * unmount waits (an unmount that found the reference would report the
+ * inode busy and tear the super block down under it). Does not sleep.
+ *
+ * Return: 1 if pinned (undo with famfs_rs_inode_unpin()); 0 if the inode
+ * is being evicted or its super block is going away (no mapping of it can
+ * be left); -EAGAIN if a writer holds s_umount while the super block is
+ * active (try again).
+ */
+int famfs_rs_inode_pin(struct inode *inode)
+{
+	struct super_block *sb = inode->i_sb;
+
+	if (!down_read_trylock(&sb->s_umount))
+		return (READ_ONCE(sb->s_flags) & SB_ACTIVE) ? -EAGAIN : 0;
+	if (!(sb->s_flags & SB_ACTIVE) || !igrab(inode)) {
+		up_read(&sb->s_umount);
+		return 0;
+	}
+	return 1;
+}
+
+/**
+ * famfs_rs_inode_unpin() - undo famfs_rs_inode_pin()
+ * @inode: the pinned inode
+ */
+void famfs_rs_inode_unpin(struct inode *inode)
+{
+	struct super_block *sb = inode->i_sb;
+
+	iput(inode);
+	up_read(&sb->s_umount);
+}
+
+/**
  * famfs_rs_mf_pre_remove() - whether a memory failure is a device removal
  * @mf_flags: the flags notify_failure() got
  *

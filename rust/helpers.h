@@ -44,6 +44,11 @@ int famfs_rs_daxdev_check_end(struct dax_device *dax_dev, u64 end);
 void famfs_rs_log_ratelimited(bool err, const char *msg);
 bool famfs_rs_mf_pre_remove(int mf_flags);
 
+struct inode;
+
+int famfs_rs_inode_pin(struct inode *inode);
+void famfs_rs_inode_unpin(struct inode *inode);
+
 void famfs_rs_debugfs_init(bool *timing);
 void famfs_rs_debugfs_exit(void);
 u64 famfs_rs_ktime_ns(void);

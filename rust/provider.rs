@@ -125,27 +125,33 @@ impl FmapInode {
     }
 }
 
-/// A counted reference to a fuse inode of a FUSE_DAX_FMAP connection.
+/// A pinned fuse inode of a FUSE_DAX_FMAP connection.
 ///
 /// # Invariants
 ///
-/// Holds one reference (`igrab`) to a live fuse inode of such a
-/// connection, put on drop.
+/// Holds one reference to a live fuse inode of such a connection and its
+/// super block's `s_umount` for reading (`famfs_rs_inode_pin`), both
+/// dropped on drop.
 pub(crate) struct InodeRef(NonNull<bindings::inode>);
 
 impl InodeRef {
-    /// Takes a reference to `ptr`, unless the inode is being evicted.
+    /// Pins `ptr`: `Ok(None)` if the inode is being evicted or its super
+    /// block is going away, `EAGAIN` if that cannot be told now. Does not
+    /// sleep.
     ///
     /// # Safety
     ///
     /// `ptr` is a fuse inode of a FUSE_DAX_FMAP connection whose memory
     /// stays valid during the call (its eviction cannot finish meanwhile).
-    pub(crate) unsafe fn grab(ptr: *mut bindings::inode) -> Option<Self> {
-        // SAFETY: `ptr` is valid during the call (function contract);
-        // `igrab` fails for an inode that is being freed.
-        let p = unsafe { bindings::igrab(ptr) };
-        // INVARIANT: `igrab` returned a reference to the inode, or null.
-        NonNull::new(p).map(InodeRef)
+    pub(crate) unsafe fn grab(ptr: *mut bindings::inode) -> Result<Option<Self>> {
+        // SAFETY: `ptr` is valid during the call (function contract).
+        let rc = unsafe { ffi::famfs_rs_inode_pin(ptr) };
+        match rc {
+            1 => Ok(NonNull::new(ptr).map(InodeRef)),
+            0 => Ok(None),
+            // INVARIANT: only a return of 1 made an `InodeRef`.
+            e => Err(Error::from_errno(e)),
+        }
     }
 
     fn inode(&self) -> &FmapInode {
@@ -169,8 +175,8 @@ impl InodeRef {
 
 impl Drop for InodeRef {
     fn drop(&mut self) {
-        // SAFETY: the reference taken by `grab` (type invariant), put once.
-        unsafe { bindings::iput(self.0.as_ptr()) };
+        // SAFETY: the pin taken by `grab` (type invariant), released once.
+        unsafe { ffi::famfs_rs_inode_unpin(self.0.as_ptr()) };
     }
 }
 

@@ -310,6 +310,12 @@ static inline int famfs_mount_start(struct famfs_mount *m, const char *manifest,
 		goto fail;
 	}
 	if (!pid) {
+		/*
+		 * The server must not keep the test's descriptors: one on a
+		 * file of another mount would keep that mount busy for as long
+		 * as this server runs.
+		 */
+		syscall(SYS_close_range, 3U, ~0U, 0U);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
