@@ -7,7 +7,9 @@
  * GET_FMAP pins one request's memory, not one per opener, and openers that
  * are killed while they wait go away at once (the one that sent the
  * request waits for the server like any fuse request, until it answers or
- * the connection is aborted).
+ * the connection is aborted). A fetch that ends with EINTR (the fetcher's
+ * signal, or the server's word) is the fetcher's alone: its waiters fetch
+ * again.
  */
 #include <pthread.h>
 #include <limits.h>
@@ -153,6 +155,39 @@ TEST_F(fo, waiters_share_the_fetchers_error)
 			TH_LOG("waiter %d: %s", i, strerror(e));
 	}
 	EXPECT_EQ(1ULL, famfs_load(&self->m.st->fmap[POS_STALL]));
+}
+
+TEST_F(fo, an_interrupted_fetch_is_retried_by_its_waiters)
+{
+	static struct racer r[WAITERS];
+	pthread_t t[WAITERS];
+	pthread_barrier_t go;
+	int i, eintr = 0, ok = 0;
+
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, WAITERS));
+	for (i = 0; i < WAITERS; i++) {
+		snprintf(r[i].path, sizeof(r[i].path), "%s/stall", self->m.mnt);
+		r[i].go = &go;
+		r[i].err = -1;
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, race_open, &r[i]));
+	}
+	ASSERT_TRUE(famfs_wait_count(&self->m.st->fmap[POS_STALL], 1, WAIT_MS));
+	usleep(500000);
+	/* the fetch ends with EINTR, and the server stalls nothing more */
+	ASSERT_EQ(0, famfs_ctl(&self->m, "release-stall EINTR"));
+	for (i = 0; i < WAITERS; i++)
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < WAITERS; i++) {
+		if (r[i].err == EINTR)
+			eintr++;
+		else if (!r[i].err)
+			ok++;
+	}
+	/* only the opener whose request it was sees EINTR; one more fetch */
+	EXPECT_EQ(1, eintr);
+	EXPECT_EQ(WAITERS - 1, ok);
+	EXPECT_EQ(2ULL, famfs_load(&self->m.st->fmap[POS_STALL]));
 }
 
 TEST_F(fo, killed_waiters_go_at_once)
