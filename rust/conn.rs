@@ -179,8 +179,11 @@ static HOLDER_OPS: ffi::dax_holder_operations = ffi::dax_holder_operations {
 /// A device going away (MF_MEM_PRE_REMOVE, from `kill_dax()` on unbind):
 /// mark its slot removed, so that `iomap_begin` and later opens fail with
 /// ENXIO, then take every mapping of every file on it away and wait for
-/// their page references (`fuse_dax_fmap_revoke()`), so that nothing
-/// reaches the memory through famfs once it is handed to someone else.
+/// their page references (`fuse_dax_fmap_revoke()`; for a file being
+/// evicted, until its eviction, which waits for them, released its
+/// claim), so that nothing reaches the memory through famfs once it is
+/// handed to someone else: `memunmap_pages()` does not wait for the
+/// references of fs-dax pages. No signal ends these waits.
 ///
 /// Any other failure: mark the device bad. Later faults and I/O on it fail
 /// with EHWPOISON instead of touching the memory.
@@ -462,21 +465,32 @@ impl Conn {
     }
 
     /// Takes every mapping of every file on the device of `slot` away
-    /// (`fuse_dax_fmap_revoke()`); returns how many files there were. The
+    /// (`fuse_dax_fmap_revoke()`), and waits until every file on it that is
+    /// being evicted has released its claim (its eviction first waits for
+    /// its page references); returns how many files were revoked. The
     /// owners lock is held only to find and pin the next inode.
     fn revoke_device(&self, slot: &DevSlot) -> usize {
+        /// What the next owner of the device's blocks needs.
+        enum Next {
+            /// Pinned: revoke it.
+            Revoke(InodeRef),
+            /// Being evicted, or its super block is busy: its eviction
+            /// waits for its page references and then releases its claim.
+            /// Wait for that.
+            Wait,
+            /// No owner left.
+            Done,
+        }
         let Some(dev) = self.slots.iter().position(|s| ptr::eq(s, slot)) else {
             return 0;
         };
         let mut cursor = 0usize;
         let mut last = 0usize;
         let mut n = 0usize;
-        // About 10 s of 1 ms waits for a writer of s_umount (a remount).
-        let mut tries = 10_000u32;
         loop {
             let next = {
                 let o = self.owners.lock();
-                let mut found = Ok(None);
+                let mut next = Next::Done;
                 if let Some(v) = o.blocks.get(dev) {
                     while let Some(b) = v.get(cursor) {
                         if b.count == 0 || b.owner == last {
@@ -486,47 +500,33 @@ impl Conn {
                         // SAFETY: a claimed owner is a live fmap inode of this
                         // connection: its claim is released by its eviction,
                         // which needs this lock, before the inode is freed.
-                        found = unsafe { InodeRef::grab(b.owner as *mut bindings::inode) };
-                        match found {
-                            Ok(Some(_)) => {
+                        next = match unsafe { InodeRef::grab(b.owner as *mut bindings::inode) } {
+                            Ok(Some(inode)) => {
                                 last = b.owner;
                                 cursor += 1;
-                                break;
+                                Next::Revoke(inode)
                             }
-                            // Being evicted, or the super block is going: no
-                            // mapping of it can be left.
-                            Ok(None) => cursor += 1,
-                            // Try this block again, without the lock.
-                            Err(_) => break,
-                        }
+                            // Look at this block again once the eviction (or
+                            // the writer of s_umount) is done.
+                            Ok(None) | Err(_) => Next::Wait,
+                        };
+                        break;
                     }
                 }
-                found
+                next
             };
             match next {
-                Ok(Some(inode)) => {
-                    if let Err(e) = inode.revoke() {
-                        crate::err_rl!(
-                            "file {}: page references remain after the removal of its daxdev: error {}",
-                            inode.nodeid(),
-                            e.to_errno()
-                        );
-                    }
+                Next::Revoke(inode) => {
+                    // Cannot fail: the wait for page references is not
+                    // interruptible.
+                    let _ = inode.revoke();
                     n += 1;
                     // `inode` is unpinned here, without the lock.
                 }
-                Ok(None) => return n,
-                Err(_) if tries > 0 => {
-                    tries -= 1;
-                    // SAFETY: no preconditions; no lock is held.
-                    unsafe { bindings::msleep(1) };
-                }
-                Err(_) => {
-                    crate::err_rl!(
-                        "a daxdev is being removed, but its super block stays locked: files not revoked"
-                    );
-                    return n;
-                }
+                // Until the memory is free of references, it must not go.
+                // SAFETY: no preconditions; no lock is held.
+                Next::Wait => unsafe { bindings::msleep(1) },
+                Next::Done => return n,
             }
         }
     }

@@ -154,19 +154,9 @@ impl InodeRef {
         }
     }
 
-    fn inode(&self) -> &FmapInode {
-        // SAFETY: the reference keeps the inode alive while `self` lives
-        // (type invariant), and it is such an inode.
-        unsafe { FmapInode::from_raw(self.0.as_ptr()) }
-    }
-
-    /// The fuse node ID, for log messages.
-    pub(crate) fn nodeid(&self) -> u64 {
-        self.inode().nodeid()
-    }
-
-    /// Unmaps the file everywhere, waits for its page references and drops
-    /// its DAX entries (`fuse_dax_fmap_revoke()`): for a removed device.
+    /// Unmaps the file everywhere, waits (not interruptibly) for its page
+    /// references and drops its DAX entries (`fuse_dax_fmap_revoke()`):
+    /// for a removed device.
     pub(crate) fn revoke(&self) -> Result {
         // SAFETY: a live fmap-connection inode (type invariant).
         to_result(unsafe { ffi::fuse_dax_fmap_revoke(self.0.as_ptr()) })

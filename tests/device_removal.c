@@ -23,9 +23,11 @@
  * fsdev_dax at the end.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
@@ -240,6 +242,71 @@ TEST_F(rm, unbind_with_nothing_mapped_then_unmount)
 	famfs_mount_stop(&self->m1, NULL);
 	EXPECT_EQ(0, famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", DEV));
 	EXPECT_EQ(0, famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", DEV));
+}
+
+struct ctl_call {
+	struct famfs_mount *m;
+	const char *cmd;
+	int rc;
+};
+
+static void *ctl_thread(void *arg)
+{
+	struct ctl_call *c = arg;
+
+	c->rc = famfs_ctl(c->m, "%s", c->cmd);
+	return NULL;
+}
+
+/*
+ * A page of a file held by a pipe (vmsplice) while the file is being
+ * evicted: the eviction waits for the page (fs-dax), and so must the
+ * removal, since memunmap_pages() does not wait for fs-dax pages. It used
+ * to go on, and the pipe's put_page() then faulted on the gone memmap.
+ */
+TEST_F(rm, unbind_waits_for_a_page_a_pipe_holds_of_a_file_being_evicted)
+{
+	unsigned char want[4096], got[4096], *r;
+	struct ctl_call c = { .m = &self->m1, .cmd = "notify-delete r" };
+	struct iovec iov;
+	pthread_t t;
+	int fr, p[2], st = 0;
+	pid_t pid;
+
+	fr = open_in(&self->m1, "r");
+	ASSERT_GE(fr, 0);
+	r = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fr, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	famfs_pattern(want, sizeof(want), 0, 91);
+	memcpy(r, want, sizeof(want));
+	ASSERT_EQ(0, pipe(p));
+	iov.iov_base = r;
+	iov.iov_len = sizeof(want);
+	ASSERT_EQ((ssize_t)sizeof(want), vmsplice(p[1], &iov, 1, 0));
+	EXPECT_EQ(0, munmap(r, 2 * MIB));
+	EXPECT_EQ(0, close(fr));
+
+	/* the server deletes r: its eviction waits for the pipe's page */
+	ASSERT_EQ(0, pthread_create(&t, NULL, ctl_thread, &c));
+	usleep(500000);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/unbind", DEV) ? 1 : 0);
+	/* the unbind must wait too */
+	EXPECT_NE(0, famfs_wait_exit(pid, 2000, &st)) TH_LOG("the unbind did not wait");
+	/* the page is still the file's: the pipe reads its bytes */
+	EXPECT_EQ((ssize_t)sizeof(got), read(p[0], got, sizeof(got)));
+	EXPECT_EQ(sizeof(want), famfs_first_diff(got, want, sizeof(want)));
+	EXPECT_EQ(0, close(p[0]));
+	EXPECT_EQ(0, close(p[1]));
+	/* the page is free: the eviction and the unbind complete */
+	EXPECT_EQ(0, famfs_wait_exit(pid, UNBIND_TIMEOUT_MS, &st));
+	EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, c.rc);
+	EXPECT_EQ(-ENXIO, open_in(&self->m1, "s"));
+	famfs_mount_stop(&self->m1, NULL);
 }
 
 TEST_HARNESS_MAIN
