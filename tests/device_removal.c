@@ -248,6 +248,7 @@ struct ctl_call {
 	struct famfs_mount *m;
 	const char *cmd;
 	int rc;
+	int done;
 };
 
 static void *ctl_thread(void *arg)
@@ -255,20 +256,24 @@ static void *ctl_thread(void *arg)
 	struct ctl_call *c = arg;
 
 	c->rc = famfs_ctl(c->m, "%s", c->cmd);
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
 /*
  * A page of a file held by a pipe (vmsplice) while the file is being
- * evicted: the eviction waits for the page (fs-dax), and so must the
- * removal, since memunmap_pages() does not wait for fs-dax pages. It used
- * to go on, and the pipe's put_page() then faulted on the gone memmap.
+ * evicted: the eviction waits for the page (fs-dax), not in the server's
+ * write() of the NOTIFY_DELETE that started it (which used to hang there,
+ * holding the directory's lock), and the removal must wait too, since
+ * memunmap_pages() does not wait for fs-dax pages. It used to go on, and
+ * the pipe's put_page() then faulted on the gone memmap.
  */
 TEST_F(rm, unbind_waits_for_a_page_a_pipe_holds_of_a_file_being_evicted)
 {
 	unsigned char want[4096], got[4096], *r;
 	struct ctl_call c = { .m = &self->m1, .cmd = "notify-delete r" };
 	struct iovec iov;
+	long long end;
 	pthread_t t;
 	int fr, p[2], st = 0;
 	pid_t pid;
@@ -286,9 +291,16 @@ TEST_F(rm, unbind_waits_for_a_page_a_pipe_holds_of_a_file_being_evicted)
 	EXPECT_EQ(0, munmap(r, 2 * MIB));
 	EXPECT_EQ(0, close(fr));
 
-	/* the server deletes r: its eviction waits for the pipe's page */
+	/*
+	 * The server deletes r: its eviction waits for the pipe's page, but
+	 * not in the server's write() of the notification, which returns.
+	 */
 	ASSERT_EQ(0, pthread_create(&t, NULL, ctl_thread, &c));
-	usleep(500000);
+	end = famfs_now_ms() + 5000;
+	while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE) && famfs_now_ms() < end)
+		usleep(10000);
+	EXPECT_TRUE(__atomic_load_n(&c.done, __ATOMIC_ACQUIRE))
+		TH_LOG("the server's NOTIFY_DELETE waited for the pipe");
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid)
