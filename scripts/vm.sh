@@ -93,7 +93,11 @@ if [ "${FAMFS_DEBUG:-0}" = 1 ]; then
 		echo "vm: FAMFS_DEBUG=1 but $KERNEL is not the debug kernel" >&2
 		exit 1
 	fi
+	# The hung-task detector (20 s): not during boot, whose async
+	# device setup can stall that long under TCG on a loaded machine;
+	# tests/guest/init sets it back to 20 s before the command runs.
 	append="$append slub_debug=FZPU kfence.sample_interval=10 kmemleak=on"
+	append="$append sysctl.kernel.hung_task_timeout_secs=300"
 fi
 append="$append ${VM_APPEND:-}"
 
