@@ -321,4 +321,51 @@ TEST_F(rm, unbind_waits_for_a_page_a_pipe_holds_of_a_file_being_evicted)
 	famfs_mount_stop(&self->m1, NULL);
 }
 
+/*
+ * The same for NOTIFY_PRUNE, whose last put of an unused inode evicts it:
+ * the server's write() returns while a pipe holds a page of the file.
+ */
+TEST_F(rm, prune_of_a_file_a_pipe_holds_a_page_of_returns)
+{
+	unsigned char want[4096], got[4096], *r;
+	struct ctl_call c = { .m = &self->m1, .cmd = "notify-prune r" };
+	struct iovec iov;
+	long long end;
+	pthread_t t;
+	int fr, p[2];
+
+	fr = open_in(&self->m1, "r");
+	ASSERT_GE(fr, 0);
+	r = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fr, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	famfs_pattern(want, sizeof(want), 0, 93);
+	memcpy(r, want, sizeof(want));
+	ASSERT_EQ(0, pipe(p));
+	iov.iov_base = r;
+	iov.iov_len = sizeof(want);
+	ASSERT_EQ((ssize_t)sizeof(want), vmsplice(p[1], &iov, 1, 0));
+	EXPECT_EQ(0, munmap(r, 2 * MIB));
+	EXPECT_EQ(0, close(fr));
+	ASSERT_TRUE(famfs_wait_count(&self->m1.st->ops[FUSE_RELEASE], 1, UNBIND_TIMEOUT_MS));
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, ctl_thread, &c));
+	end = famfs_now_ms() + 5000;
+	while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE) && famfs_now_ms() < end)
+		usleep(10000);
+	EXPECT_TRUE(__atomic_load_n(&c.done, __ATOMIC_ACQUIRE))
+		TH_LOG("the server's NOTIFY_PRUNE waited for the pipe");
+	EXPECT_EQ((ssize_t)sizeof(got), read(p[0], got, sizeof(got)));
+	EXPECT_EQ(sizeof(want), famfs_first_diff(got, want, sizeof(want)));
+	EXPECT_EQ(0, close(p[0]));
+	EXPECT_EQ(0, close(p[1]));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, c.rc);
+	/* the file comes back, with its bytes */
+	fr = open_in(&self->m1, "r");
+	ASSERT_GE(fr, 0);
+	EXPECT_EQ((ssize_t)sizeof(got), pread(fr, got, sizeof(got), 0));
+	EXPECT_EQ(sizeof(want), famfs_first_diff(got, want, sizeof(want)));
+	EXPECT_EQ(0, close(fr));
+}
+
 TEST_HARNESS_MAIN
