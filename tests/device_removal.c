@@ -73,16 +73,6 @@ static int unbind_fsdev(void)
 	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
 }
 
-static int open_in(const struct famfs_mount *m, const char *name)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", m->mnt, name);
-	fd = open(path, O_RDWR);
-	return fd < 0 ? -errno : fd;
-}
-
 FIXTURE(rm) {
 	struct famfs_mount m1, m2;
 	char manifest[64];
@@ -134,9 +124,9 @@ TEST_F(rm, unbind_revokes_mappings_and_fails_later_io)
 	unsigned char *rawp;
 	char drv[64];
 
-	fr = open_in(&self->m1, "r");
+	fr = famfs_open_rw(&self->m1, "r");
 	ASSERT_GE(fr, 0);
-	fk = open_in(&self->m1, "k");
+	fk = famfs_open_rw(&self->m1, "k");
 	ASSERT_GE(fk, 0);
 	r = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fr, 0);
 	ASSERT_NE(MAP_FAILED, r);
@@ -162,7 +152,7 @@ TEST_F(rm, unbind_revokes_mappings_and_fails_later_io)
 	EXPECT_EQ(-1, pwrite(fr, &b, 1, 4096));
 	EXPECT_EQ(ENXIO, errno);
 	/* a file on the removed device that was never opened */
-	EXPECT_EQ(-ENXIO, open_in(&self->m1, "s"));
+	EXPECT_EQ(-ENXIO, famfs_open_rw(&self->m1, "s"));
 	/* the other device is untouched */
 	EXPECT_EQ(0, read_or_sigbus(k + 7, &b));
 	EXPECT_EQ(0xb1, b);
@@ -196,7 +186,7 @@ TEST_F(rm, unbind_revokes_mappings_and_fails_later_io)
 	famfs_dax_driver(DEV, drv, sizeof(drv));
 	ASSERT_STREQ("fsdev_dax", drv);
 	ASSERT_EQ(0, famfs_mount_start(&self->m2, self->manifest, NULL, true, NULL));
-	fd = open_in(&self->m2, "r");
+	fd = famfs_open_rw(&self->m2, "r");
 	ASSERT_GE(fd, 0) TH_LOG("r on the second mount: %s", strerror(-fd));
 	b = 0xd1;
 	EXPECT_EQ(1, pwrite(fd, &b, 1, 0));
@@ -204,7 +194,7 @@ TEST_F(rm, unbind_revokes_mappings_and_fails_later_io)
 	errno = 0;
 	EXPECT_EQ(-1, pread(fr, &b, 1, 0));
 	EXPECT_EQ(ENXIO, errno);
-	EXPECT_EQ(-ENXIO, open_in(&self->m1, "s"));
+	EXPECT_EQ(-ENXIO, famfs_open_rw(&self->m1, "s"));
 
 	/* the first mount goes: the second mount's holding stays */
 	EXPECT_EQ(0, close(fr));
@@ -215,7 +205,7 @@ TEST_F(rm, unbind_revokes_mappings_and_fails_later_io)
 	EXPECT_EQ(1, pread(fd, &b, 1, 0));
 	EXPECT_EQ(0xd1, b);
 	EXPECT_EQ(0, close(fd));
-	fd = open_in(&self->m2, "s");
+	fd = famfs_open_rw(&self->m2, "s");
 	EXPECT_GE(fd, 0);
 	if (fd >= 0)
 		close(fd);
@@ -225,19 +215,19 @@ TEST_F(rm, unbind_with_nothing_mapped_then_unmount)
 {
 	int fr;
 
-	fr = open_in(&self->m1, "r");
+	fr = famfs_open_rw(&self->m1, "r");
 	ASSERT_GE(fr, 0);
 	EXPECT_EQ(0, close(fr));
 	ASSERT_EQ(0, unbind_fsdev());
 	/* r has its fmap already: it opens, and its I/O fails */
-	fr = open_in(&self->m1, "r");
+	fr = famfs_open_rw(&self->m1, "r");
 	ASSERT_GE(fr, 0);
 	errno = 0;
 	EXPECT_EQ(-1, pread(fr, &fr, 1, 0));
 	EXPECT_EQ(ENXIO, errno);
 	EXPECT_EQ(0, close(fr));
 	/* s would need the device: its open fails */
-	EXPECT_EQ(-ENXIO, open_in(&self->m1, "s"));
+	EXPECT_EQ(-ENXIO, famfs_open_rw(&self->m1, "s"));
 	/* eviction of r and the unmount must not wait for anything */
 	famfs_mount_stop(&self->m1, NULL);
 	EXPECT_EQ(0, famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", DEV));
@@ -278,7 +268,7 @@ TEST_F(rm, unbind_waits_for_a_page_a_pipe_holds_of_a_file_being_evicted)
 	int fr, p[2], st = 0;
 	pid_t pid;
 
-	fr = open_in(&self->m1, "r");
+	fr = famfs_open_rw(&self->m1, "r");
 	ASSERT_GE(fr, 0);
 	r = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fr, 0);
 	ASSERT_NE(MAP_FAILED, r);
@@ -317,7 +307,7 @@ TEST_F(rm, unbind_waits_for_a_page_a_pipe_holds_of_a_file_being_evicted)
 	EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st));
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	EXPECT_EQ(0, c.rc);
-	EXPECT_EQ(-ENXIO, open_in(&self->m1, "s"));
+	EXPECT_EQ(-ENXIO, famfs_open_rw(&self->m1, "s"));
 	famfs_mount_stop(&self->m1, NULL);
 }
 
@@ -334,7 +324,7 @@ TEST_F(rm, prune_of_a_file_a_pipe_holds_a_page_of_returns)
 	pthread_t t;
 	int fr, p[2];
 
-	fr = open_in(&self->m1, "r");
+	fr = famfs_open_rw(&self->m1, "r");
 	ASSERT_GE(fr, 0);
 	r = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fr, 0);
 	ASSERT_NE(MAP_FAILED, r);
@@ -361,7 +351,7 @@ TEST_F(rm, prune_of_a_file_a_pipe_holds_a_page_of_returns)
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	EXPECT_EQ(0, c.rc);
 	/* the file comes back, with its bytes */
-	fr = open_in(&self->m1, "r");
+	fr = famfs_open_rw(&self->m1, "r");
 	ASSERT_GE(fr, 0);
 	EXPECT_EQ((ssize_t)sizeof(got), pread(fr, got, sizeof(got), 0));
 	EXPECT_EQ(sizeof(want), famfs_first_diff(got, want, sizeof(want)));

@@ -581,6 +581,41 @@ static inline __u64 famfs_forgets(const struct famfs_mount *m)
 }
 
 /* Read fd to EOF into buf (at most size bytes; *len = size + 1 if more came). */
+/* open(O_RDWR) of file @name of mount @m: the fd, or -errno. */
+static inline int famfs_open_rw(const struct famfs_mount *m, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", m->mnt, name);
+	fd = open(path, O_RDWR);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Evict every unused inode of the mount: once each OPEN has its RELEASE (a
+ * RELEASE in flight still holds the inode), drop dentries and inodes until
+ * FORGETs stop coming. True if at least one came.
+ */
+static inline bool famfs_evict_unused(const struct famfs_mount *m)
+{
+	__u64 before = famfs_forgets(m), last;
+	int k;
+
+	if (!famfs_wait_count(&m->st->ops[FUSE_RELEASE], famfs_load(&m->st->ops[FUSE_OPEN]),
+			      FAMFS_EXIT_TIMEOUT_MS))
+		return false;
+	sync();
+	for (k = 0; k < 100; k++) {
+		last = famfs_forgets(m);
+		famfs_write_str("/proc/sys/vm/drop_caches", "2");
+		usleep(20000);
+		if (famfs_forgets(m) > before && famfs_forgets(m) == last)
+			return true;
+	}
+	return false;
+}
+
 static inline void famfs_read_all(int fd, unsigned char *buf, size_t size, size_t *len)
 {
 	unsigned char sink[4096];

@@ -15,35 +15,6 @@
 
 #define MIB (1024UL * 1024)
 
-/* Evict every unused inode of the mount (see tests/overlap.c). */
-static bool evict_unused(const struct famfs_mount *m)
-{
-	__u64 before = famfs_forgets(m), last;
-	int k;
-
-	if (!famfs_wait_count(&m->st->ops[FUSE_RELEASE], famfs_load(&m->st->ops[FUSE_OPEN]),
-			      FAMFS_EXIT_TIMEOUT_MS))
-		return false;
-	for (k = 0; k < 100; k++) {
-		last = famfs_forgets(m);
-		famfs_write_str("/proc/sys/vm/drop_caches", "2");
-		usleep(20000);
-		if (famfs_forgets(m) > before && famfs_forgets(m) == last)
-			return true;
-	}
-	return false;
-}
-
-static int open_in(const struct famfs_mount *m, const char *name)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", m->mnt, name);
-	fd = open(path, O_RDWR);
-	return fd < 0 ? -errno : fd;
-}
-
 static int stat_in(const struct famfs_mount *m, const char *name, struct stat *sb)
 {
 	char path[PATH_MAX];
@@ -94,14 +65,14 @@ TEST_F(id, same_inode_number_over_the_same_block_is_refused)
 	EXPECT_EQ(77, (int)sx.st_ino);
 	EXPECT_EQ(sx.st_ino, st.st_ino);
 
-	fx = open_in(&self->m, "x");
+	fx = famfs_open_rw(&self->m, "x");
 	ASSERT_GE(fx, 0);
 	p = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fx, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	p[0] = 0x77;
 	/* another inode, same number, same block: refused */
-	EXPECT_EQ(-EBUSY, open_in(&self->m, "twin"));
-	EXPECT_EQ(-EBUSY, open_in(&self->m, "twin"));
+	EXPECT_EQ(-EBUSY, famfs_open_rw(&self->m, "twin"));
+	EXPECT_EQ(-EBUSY, famfs_open_rw(&self->m, "twin"));
 	EXPECT_EQ(0x77, p[0]);
 	EXPECT_EQ(0, munmap(p, 2 * MIB));
 	EXPECT_EQ(0, close(fx));
@@ -112,19 +83,19 @@ TEST_F(id, a_number_that_changes_after_ebusy_is_still_refused)
 	struct stat sx, sy;
 	int fx;
 
-	fx = open_in(&self->m, "x");
+	fx = famfs_open_rw(&self->m, "x");
 	ASSERT_GE(fx, 0);
-	EXPECT_EQ(-EBUSY, open_in(&self->m, "y"));
+	EXPECT_EQ(-EBUSY, famfs_open_rw(&self->m, "y"));
 	/* the server now gives y the number of x */
 	ASSERT_EQ(0, famfs_ctl(&self->m, "set-attr y ino=77"));
 	ASSERT_EQ(0, stat_in(&self->m, "y", &sy));
 	ASSERT_EQ(0, fstat(fx, &sx));
 	EXPECT_EQ(sx.st_ino, sy.st_ino);
-	EXPECT_EQ(-EBUSY, open_in(&self->m, "y"));
+	EXPECT_EQ(-EBUSY, famfs_open_rw(&self->m, "y"));
 	EXPECT_EQ(0, close(fx));
 	/* once x is evicted, y may have the block */
-	ASSERT_TRUE(evict_unused(&self->m));
-	fx = open_in(&self->m, "y");
+	ASSERT_TRUE(famfs_evict_unused(&self->m));
+	fx = famfs_open_rw(&self->m, "y");
 	EXPECT_GE(fx, 0);
 	if (fx >= 0)
 		close(fx);
@@ -135,7 +106,7 @@ TEST_F(id, a_node_id_back_with_a_new_generation_is_a_new_owner)
 	unsigned char *p, b = 0;
 	int fx, fx2;
 
-	fx = open_in(&self->m, "x");
+	fx = famfs_open_rw(&self->m, "x");
 	ASSERT_GE(fx, 0);
 	p = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fx, 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -144,7 +115,7 @@ TEST_F(id, a_node_id_back_with_a_new_generation_is_a_new_owner)
 	ASSERT_EQ(0, famfs_ctl(&self->m, "regen x"));
 	ASSERT_EQ(0, famfs_ctl(&self->m, "notify-delete x"));
 	/* a new inode for the node ID: it may not map the old one's pages */
-	EXPECT_EQ(-EBUSY, open_in(&self->m, "x"));
+	EXPECT_EQ(-EBUSY, famfs_open_rw(&self->m, "x"));
 	EXPECT_EQ(0x42, p[100]);
 	EXPECT_EQ(0, munmap(p, 2 * MIB));
 	/* the old inode is stale: fuse fails its FLUSH, the fd goes anyway */
@@ -152,8 +123,8 @@ TEST_F(id, a_node_id_back_with_a_new_generation_is_a_new_owner)
 	EXPECT_EQ(-1, close(fx));
 	EXPECT_EQ(EIO, errno);
 	/* the old inode gone, the new one owns the block and sees its bytes */
-	ASSERT_TRUE(evict_unused(&self->m));
-	fx2 = open_in(&self->m, "x");
+	ASSERT_TRUE(famfs_evict_unused(&self->m));
+	fx2 = famfs_open_rw(&self->m, "x");
 	ASSERT_GE(fx2, 0) TH_LOG("x after the old inode went: %s", strerror(-fx2));
 	EXPECT_EQ(1, pread(fx2, &b, 1, 100));
 	EXPECT_EQ(0x42, b);

@@ -62,16 +62,6 @@ FIXTURE_TEARDOWN(io)
 	unlink(self->manifest);
 }
 
-static int open_in(const struct famfs_mount *m, const char *name)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", m->mnt, name);
-	fd = open(path, O_RDWR);
-	return fd < 0 ? -errno : fd;
-}
-
 /* no file data ever went through the server */
 static void expect_no_data_requests(struct __test_metadata *_metadata,
 				    const struct famfs_mount *m)
@@ -89,7 +79,7 @@ TEST_F(io, open_reply_flags_change_nothing)
 
 	ASSERT_NE(NULL, want);
 	ASSERT_NE(NULL, got);
-	fd = open_in(&self->m, "a");
+	fd = famfs_open_rw(&self->m, "a");
 	ASSERT_LE(0, fd) TH_LOG("open with OPEN flags %s: %s", variant->open_flags,
 				strerror(-fd));
 	famfs_pattern(want, SZ, 0, 31);
@@ -112,9 +102,9 @@ TEST_F(io, copy_file_range_goes_through_splice)
 	loff_t in = 4096, out = 2 << 20;
 	int fa, fb;
 
-	fa = open_in(&self->m, "a");
+	fa = famfs_open_rw(&self->m, "a");
 	ASSERT_LE(0, fa);
-	fb = open_in(&self->m, "b");
+	fb = famfs_open_rw(&self->m, "b");
 	ASSERT_LE(0, fb);
 	famfs_pattern(want, sizeof(want), 4096, 47);
 	ASSERT_EQ((ssize_t)sizeof(want), pwrite(fa, want, sizeof(want), 4096));
@@ -135,7 +125,7 @@ TEST_F(io, llseek_goes_by_the_fmap_size)
 	struct stat sb;
 	int fd;
 
-	fd = open_in(&self->m, "b");
+	fd = famfs_open_rw(&self->m, "b");
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, fstat(fd, &sb));
 	EXPECT_EQ((off_t)SZ, sb.st_size);
@@ -156,7 +146,7 @@ TEST_F(io, fadvise_and_readahead_make_no_page_cache)
 	unsigned char b = 0;
 	int fd;
 
-	fd = open_in(&self->m, "a");
+	fd = famfs_open_rw(&self->m, "a");
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, posix_fadvise(fd, 0, SZ, POSIX_FADV_WILLNEED));
 	EXPECT_EQ(0, posix_fadvise(fd, 0, SZ, POSIX_FADV_DONTNEED));

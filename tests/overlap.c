@@ -16,41 +16,6 @@
 #define OVERLAP_MANIFEST "overlap.manifest"
 #define RACERS 64
 
-/*
- * Evict every unused inode of the mount: once each OPEN has its RELEASE (a
- * RELEASE in flight still holds the inode), drop dentries and inodes until
- * FORGETs stop coming. True if at least one came.
- */
-static bool evict_unused(const struct famfs_mount *m)
-{
-	__u64 before = famfs_forgets(m), last;
-	int k;
-
-	if (!famfs_wait_count(&m->st->ops[FUSE_RELEASE], famfs_load(&m->st->ops[FUSE_OPEN]),
-			      FAMFS_EXIT_TIMEOUT_MS))
-		return false;
-	sync();
-	for (k = 0; k < 100; k++) {
-		last = famfs_forgets(m);
-		famfs_write_str("/proc/sys/vm/drop_caches", "2");
-		usleep(20000);
-		if (famfs_forgets(m) > before && famfs_forgets(m) == last)
-			return true;
-	}
-	return false;
-}
-
-/* open() of a file of the mount: the fd, or -errno */
-static int open_file(const struct famfs_mount *m, const char *name)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", m->mnt, name);
-	fd = open(path, O_RDWR);
-	return fd < 0 ? -errno : fd;
-}
-
 FIXTURE(ov) {
 	struct famfs_mount m;
 };
@@ -73,33 +38,33 @@ TEST_F(ov, second_owner_refused_until_the_first_is_evicted)
 {
 	int a, b, c;
 
-	a = open_file(&self->m, "a");
+	a = famfs_open_rw(&self->m, "a");
 	ASSERT_GE(a, 0);
 	/* b maps a block a maps */
-	EXPECT_EQ(-EBUSY, open_file(&self->m, "b"));
+	EXPECT_EQ(-EBUSY, famfs_open_rw(&self->m, "b"));
 	/* c shares nothing */
-	c = open_file(&self->m, "c");
+	c = famfs_open_rw(&self->m, "c");
 	EXPECT_GE(c, 0);
 	if (c >= 0)
 		close(c);
 	/* still refused while a lives, even with no fd open */
 	EXPECT_EQ(0, close(a));
-	EXPECT_EQ(-EBUSY, open_file(&self->m, "b"));
+	EXPECT_EQ(-EBUSY, famfs_open_rw(&self->m, "b"));
 	/* a evicted: its blocks are free */
-	ASSERT_TRUE(evict_unused(&self->m));
-	b = open_file(&self->m, "b");
+	ASSERT_TRUE(famfs_evict_unused(&self->m));
+	b = famfs_open_rw(&self->m, "b");
 	EXPECT_GE(b, 0) TH_LOG("b after a was evicted: %s", strerror(-b));
 	if (b >= 0)
 		close(b);
 	/* and now a is the one refused */
-	EXPECT_EQ(-EBUSY, open_file(&self->m, "a"));
+	EXPECT_EQ(-EBUSY, famfs_open_rw(&self->m, "a"));
 }
 
 TEST_F(ov, one_block_at_two_offsets_refused)
 {
-	EXPECT_EQ(-EINVAL, open_file(&self->m, "twice"));
+	EXPECT_EQ(-EINVAL, famfs_open_rw(&self->m, "twice"));
 	/* refused with nothing recorded: the block is still free */
-	EXPECT_EQ(-EINVAL, open_file(&self->m, "twice"));
+	EXPECT_EQ(-EINVAL, famfs_open_rw(&self->m, "twice"));
 }
 
 struct racer {
@@ -113,7 +78,7 @@ static void *race_open(void *arg)
 	struct racer *r = arg;
 
 	pthread_barrier_wait(r->go);
-	r->fd = open_file(r->m, "race");
+	r->fd = famfs_open_rw(r->m, "race");
 	return NULL;
 }
 
@@ -144,10 +109,10 @@ TEST_F(ov, racing_opens_of_one_inode_share_its_blocks)
 	TH_LOG("%d racers, %llu GET_FMAP", RACERS,
 	       (unsigned long long)famfs_load(&self->m.st->fmap[4]));
 	/* another inode on the same block: refused while race lives */
-	EXPECT_EQ(-EBUSY, open_file(&self->m, "race2"));
+	EXPECT_EQ(-EBUSY, famfs_open_rw(&self->m, "race2"));
 	/* evicted, every fmap of it (winner and losers) has let go */
-	ASSERT_TRUE(evict_unused(&self->m));
-	fd = open_file(&self->m, "race2");
+	ASSERT_TRUE(famfs_evict_unused(&self->m));
+	fd = famfs_open_rw(&self->m, "race2");
 	EXPECT_GE(fd, 0) TH_LOG("race2 after race was evicted: %s", strerror(-fd));
 	if (fd >= 0)
 		close(fd);
