@@ -385,6 +385,67 @@ pub struct Mapping {
     pub length: u64,
 }
 
+/// How the bytes of a [`Run`] map back to file offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Back {
+    /// File offset of the run's first byte.
+    pub file_offset: u64,
+    /// Zero if the run maps one contiguous file range. Otherwise the run is
+    /// a strip of an interleaved extent with chunks of this many bytes:
+    /// after every chunk of the run, the file goes on with one chunk of each
+    /// of the extent's other strips.
+    pub chunk: u64,
+    /// Strips of that extent (1 for a contiguous run).
+    pub nstrips: u32,
+}
+
+impl Back {
+    /// The file offset of byte `r` of the run.
+    pub fn file_offset_of(&self, r: u64) -> u64 {
+        if self.chunk == 0 {
+            return self.file_offset.saturating_add(r);
+        }
+        let stripe = r / self.chunk;
+        let step = self.chunk.saturating_mul(self.nstrips.into());
+        self.file_offset
+            .saturating_add(stripe.saturating_mul(step))
+            .saturating_add(r % self.chunk)
+    }
+
+    /// The contiguous file ranges `(offset, len)` that bytes `a..b` of the
+    /// run map, in order: one for a contiguous run, one per chunk touched
+    /// for a strip.
+    pub fn file_ranges(&self, a: u64, b: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let mut at = a;
+        core::iter::from_fn(move || {
+            if at >= b {
+                return None;
+            }
+            let n = if self.chunk == 0 {
+                b - at
+            } else {
+                (self.chunk - at % self.chunk).min(b - at)
+            };
+            let piece = (self.file_offset_of(at), n);
+            at += n;
+            Some(piece)
+        })
+    }
+}
+
+/// A contiguous device range an fmap maps, and the file offsets it backs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    /// Index in the connection's daxdev table.
+    pub devindex: u32,
+    /// First device byte.
+    pub dev_offset: u64,
+    /// Bytes, at least 1.
+    pub len: u64,
+    /// Where those bytes are in the file.
+    pub back: Back,
+}
+
 /// Parameters of one interleaved extent, used on the fault path.
 #[derive(Clone, Copy, Debug, Default)]
 struct Stripe {
@@ -813,6 +874,125 @@ impl<S: Deref<Target = [u64]>> Fmap<S> {
             .enumerate()
             .filter(|(_, &end)| end != 0)
             .map(|(i, &end)| (i as u32, end))
+    }
+
+    /// Calls `f` for every device run of the fmap: every device byte that
+    /// [`Fmap::resolve`] can return for an offset in the file (its last
+    /// 2 MiB included) is in exactly one run, with the file offset that
+    /// resolves to it ([`Back::file_offset_of`]). A contiguous part of a
+    /// simple extent (adjacent extents contiguous on the device merge) or a
+    /// strip of an interleaved extent is one run; runs come in file order
+    /// of their first byte. Stops at, and returns, the first error of `f`.
+    /// No allocation.
+    pub fn for_each_run<E>(
+        &self,
+        mut f: impl FnMut(Run) -> core::result::Result<(), E>,
+        broken: E,
+    ) -> core::result::Result<(), E> {
+        match self.kind {
+            Kind::Simple => {
+                let mut cur: Option<Run> = None;
+                let mut o = 0u64;
+                while o < self.file_size {
+                    let Ok(m) = self.resolve(o, u64::MAX) else {
+                        return Err(broken);
+                    };
+                    match &mut cur {
+                        Some(r)
+                            if r.devindex == m.devindex
+                                && r.dev_offset.checked_add(r.len) == Some(m.dev_offset) =>
+                        {
+                            r.len += m.length;
+                        }
+                        _ => {
+                            if let Some(r) = cur.take() {
+                                f(r)?;
+                            }
+                            cur = Some(Run {
+                                devindex: m.devindex,
+                                dev_offset: m.dev_offset,
+                                len: m.length,
+                                back: Back {
+                                    file_offset: o,
+                                    chunk: 0,
+                                    nstrips: 1,
+                                },
+                            });
+                        }
+                    }
+                    o += m.length;
+                }
+                match cur {
+                    Some(r) => f(r),
+                    None => Ok(()),
+                }
+            }
+            Kind::Interleaved => {
+                if self.file_size == 0 {
+                    return Ok(());
+                }
+                let strips: &[u64] = &self.words;
+                Self::strip_runs(0, self.limit, self.stripe.chunk, strips, &mut f)
+            }
+            Kind::InterleavedMulti => {
+                // Records follow the granule table, in file order.
+                let Ok(mut w) = index_len(self.limit, self.shift) else {
+                    return Err(broken);
+                };
+                while w < self.words.len() {
+                    let (Ok(start), Ok(end), Ok(chunk), Ok(ns)) = (
+                        self.word(w),
+                        self.word(w + 1),
+                        self.word(w + 2),
+                        self.word(w + 3),
+                    ) else {
+                        return Err(broken);
+                    };
+                    let Some(strips) = usize::try_from(ns)
+                        .ok()
+                        .and_then(|ns| self.words.get(w + 4..w + 4 + ns))
+                    else {
+                        return Err(broken);
+                    };
+                    if start >= end || chunk == 0 {
+                        return Err(broken);
+                    }
+                    Self::strip_runs(start, end.min(self.limit), chunk, strips, &mut f)?;
+                    w += 4 + strips.len();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The runs of the strips `strips` (packed bases) of an interleaved
+    /// extent at file offset `start`, used up to file offset `end`.
+    fn strip_runs<E>(
+        start: u64,
+        end: u64,
+        chunk: u64,
+        strips: &[u64],
+        f: &mut impl FnMut(Run) -> core::result::Result<(), E>,
+    ) -> core::result::Result<(), E> {
+        let ns = strips.len() as u64;
+        for (j, &s) in strips.iter().enumerate() {
+            let j = j as u64;
+            let len = strip_need(end.saturating_sub(start), chunk, ns, j);
+            if len == 0 {
+                continue;
+            }
+            f(Run {
+                devindex: (s & DEV_MASK) as u32,
+                dev_offset: s & !(ALIGN - 1),
+                len,
+                back: Back {
+                    file_offset: start + j * chunk,
+                    chunk,
+                    nstrips: ns as u32,
+                },
+            })?;
+        }
+        Ok(())
     }
 
     /// Bytes of index this fmap holds.

@@ -7,8 +7,9 @@
 
 mod common;
 
-use common::check::{check_contract, check_fmap_level, check_input, check_model, parse};
+use common::check::{check_contract, check_fmap_level, check_input, check_model, parse, F};
 use common::*;
+use famfs_fmap::Run;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use std::collections::HashSet;
@@ -319,8 +320,90 @@ fn check_valid(d: &Desc, seed: u64) {
     }
 }
 
+/// The runs of a valid fmap are its reverse map: disjoint, covering
+/// exactly the device bytes the file resolves to (up to its 2 MiB-rounded
+/// end), each byte naming the file offset that resolves to it.
+fn check_runs(f: &F, d: &Desc, seed: u64) {
+    let mut runs: Vec<Run> = Vec::new();
+    f.for_each_run(
+        |r| {
+            runs.push(r);
+            Ok(())
+        },
+        (),
+    )
+    .expect("runs of a valid fmap");
+    let fs = d.file_size;
+    let limit = fs.div_ceil(ALIGN) * ALIGN;
+    assert!(runs.iter().all(|r| r.len > 0), "empty run: {runs:?}");
+    let total: u128 = runs.iter().map(|r| r.len as u128).sum();
+    assert_eq!(total, limit as u128, "runs do not cover the file: {runs:?}");
+    let mut sorted = runs.clone();
+    sorted.sort_unstable_by_key(|r| (r.devindex, r.dev_offset));
+    for w in sorted.windows(2) {
+        assert!(
+            w[0].devindex != w[1].devindex
+                || w[0].dev_offset as u128 + w[0].len as u128 <= w[1].dev_offset as u128,
+            "overlapping runs {:?} {:?}",
+            w[0],
+            w[1]
+        );
+    }
+    let find = |dev: u32, at: u64| {
+        sorted
+            .iter()
+            .find(|r| r.devindex == dev && r.dev_offset <= at && at - r.dev_offset < r.len)
+            .copied()
+    };
+    let mut rng = XorShift::new(seed);
+    // Forward: every sampled file offset's device byte is in a run, which
+    // names that offset back.
+    let mut offs: Vec<u64> = (0..64).map(|_| rng.below(fs.max(1))).collect();
+    offs.extend((0..fs.div_ceil(ALIGN).min(512)).map(|b| b * ALIGN));
+    offs.retain(|&o| o < fs);
+    for o in offs {
+        let m = check_contract(f, o, 1);
+        let r = find(m.devindex, m.dev_offset)
+            .unwrap_or_else(|| panic!("offset {o:#x} -> {m:?} is in no run: {runs:?}"));
+        assert_eq!(
+            r.back.file_offset_of(m.dev_offset - r.dev_offset),
+            o,
+            "{r:?}"
+        );
+    }
+    // Backward: random run bytes resolve to themselves, and a run range's
+    // file pieces are contiguous and name every byte in order.
+    for r in &runs {
+        for _ in 0..8 {
+            let x = rng.below(r.len);
+            let o = r.back.file_offset_of(x);
+            assert!(o < limit, "{r:?} byte {x:#x} -> {o:#x} past the end");
+            if o < fs {
+                let m = check_contract(f, o, 1);
+                assert_eq!((m.devindex, m.dev_offset), (r.devindex, r.dev_offset + x));
+            }
+            let a = rng.below(r.len);
+            let b = (a + 1 + rng.below(4 * ALIGN)).min(r.len);
+            let mut at = a;
+            for (fo, n) in r.back.file_ranges(a, b) {
+                assert!(n > 0);
+                assert_eq!(fo, r.back.file_offset_of(at));
+                assert_eq!(fo + n - 1, r.back.file_offset_of(at + n - 1));
+                at += n;
+            }
+            assert_eq!(at, b);
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(config(256))]
+
+    #[test]
+    fn runs_are_the_reverse_map(d in any_valid_desc(), seed in any::<u64>()) {
+        let f = parse(&d.to_bytes()).unwrap_or_else(|e| panic!("valid fmap rejected: {e}\n{d:?}"));
+        check_runs(&f, &d, seed);
+    }
 
     #[test]
     fn simple_fmaps_match_model(d in simple_desc(), seed in any::<u64>()) {
