@@ -11,17 +11,22 @@
 //! (`fs_dax_get`, which requires the device to be bound to `fsdev_dax` and
 //! free). Devices are released when the connection goes away.
 //!
-//! The connection also records which inode owns each 2 MiB block of each
-//! device: fs-dax allows one owner per DAX page, so an fmap that maps a
-//! block another live inode maps (EBUSY), or maps one block at two file
+//! The connection also keeps, per device, a range map ([`DevMap`]): which
+//! inode maps which device bytes, at which file offsets, one node per run
+//! an fmap maps (a contiguous part of a simple extent, or a strip of an
+//! interleaved extent), so its memory grows with the runs, not with the
+//! device. fs-dax allows one owner per DAX page, so an fmap that maps bytes
+//! another live inode maps (EBUSY), or maps one device byte at two file
 //! offsets (EINVAL), is refused at open instead of tripping the DAX core
 //! later. Owners are inodes, not inode numbers: the server chooses i_ino
-//! and may change it at every attribute reply.
+//! and may change it at every attribute reply. The same map, read
+//! backwards, tells a memory failure which files and file ranges map the
+//! failed bytes; the bad ranges are kept beside it.
 //!
-//! Locking: the owners live under a spinlock, which inode eviction takes
-//! (an fmap's release) and nothing holds while it sleeps, allocates or
-//! waits on the server. Filling a slot takes no lock at all: racing fills
-//! of one slot agree through `fs_dax_get` and a compare-exchange.
+//! Locking: the range maps live under a spinlock, which inode eviction
+//! takes (an fmap's release) and nothing holds while it sleeps, allocates
+//! or waits on the server. Filling a slot takes no lock at all: racing
+//! fills of one slot agree through `fs_dax_get` and a compare-exchange.
 
 use crate::{ffi, fmap, provider::FmapInode, provider::InodeRef, KFmap};
 use core::{
@@ -30,9 +35,10 @@ use core::{
     sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
 use kernel::{
-    alloc::{flags::GFP_KERNEL, KVVec},
+    alloc::flags::{GFP_KERNEL, GFP_KERNEL_ACCOUNT},
     bindings, new_spinlock,
     prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
     sync::SpinLock,
     types::Opaque,
 };
@@ -73,9 +79,11 @@ impl DevSlot {
         self.dax.load(Ordering::Acquire)
     }
 
-    /// A memory failure was reported on this device.
+    /// A memory failure was reported on this device: some of its ranges
+    /// are bad ([`Conn::good_len`] says which). Acquire: pairs with the
+    /// store after the range is recorded.
     pub(crate) fn is_bad(&self) -> bool {
-        self.bad.load(Ordering::Relaxed)
+        self.bad.load(Ordering::Acquire)
     }
 
     /// The device was removed (unbound) under this connection: it is gone
@@ -89,23 +97,142 @@ impl DevSlot {
     }
 }
 
-/// Who maps a 2 MiB device block.
-#[derive(Clone, Copy, Default)]
-struct Block {
-    /// The owning inode's address ([`FmapInode::key`]; meaningful while
-    /// `count > 0`).
+/// One claimed run: the device bytes `[start, end)` (`start` is its key in
+/// [`DevMap::claims`]) that the fmap of `owner` maps, and where in that
+/// file (an [`fmap::Back`], packed).
+#[derive(Clone, Copy)]
+struct Claim {
+    end: u64,
+    /// The owning inode's address ([`FmapInode::key`]).
     owner: usize,
-    /// Live fmaps of `owner` that map the block.
-    count: u32,
-    /// The last claim that saw the block, to catch an fmap mapping it twice.
-    seen: u32,
+    file_offset: u64,
+    chunk: u32,
+    nstrips: u32,
 }
 
-/// The owners of every device's blocks, grown (outside the lock) as fmaps
-/// reach further.
+impl Claim {
+    fn back(&self) -> fmap::Back {
+        fmap::Back {
+            file_offset: self.file_offset,
+            chunk: self.chunk.into(),
+            nstrips: self.nstrips,
+        }
+    }
+}
+
+/// Bytes of one claim node: the slab object each claimed run costs.
+pub(crate) fn claim_node_bytes() -> usize {
+    let node = core::mem::size_of::<bindings::rb_node>()
+        + core::mem::size_of::<u64>()
+        + core::mem::size_of::<Claim>();
+    // SAFETY: no preconditions.
+    unsafe { bindings::kmalloc_size_roundup(node) }
+}
+
+/// The range map of one device: who maps which bytes, and which bytes
+/// failed.
+///
+/// A red-black tree of ranges keyed by their start ([`kernel::rbtree`]): the
+/// claims of live inodes never overlap (that is the rule they enforce), so
+/// the claim that could cover a byte is the last one starting at or before
+/// it, and an overlap check, a lookup or a removal is `O(log n)` in the
+/// claimed runs, whatever the device size. Nodes are allocated before the
+/// lock is taken (an [`RBTreeNodeReservation`]) and inserting or removing
+/// one allocates nothing, which is what a lock that eviction takes needs.
+/// (A maple tree allocates inside its insert and its erase.)
+///
+/// # Invariants
+///
+/// - Every claim is `[key, end)` with `key < end`; no two claims overlap.
+/// - Every bad range is `[key, value)` with `key < value`; no two bad
+///   ranges overlap or touch.
+struct DevMap {
+    claims: RBTree<u64, Claim>,
+    bad: RBTree<u64, u64>,
+    /// A failure could not be recorded as a range: every byte is bad.
+    all_bad: bool,
+}
+
+impl DevMap {
+    fn new() -> Self {
+        // INVARIANT: empty.
+        DevMap {
+            claims: RBTree::new(),
+            bad: RBTree::new(),
+            all_bad: false,
+        }
+    }
+
+    /// The first (lowest) range of `tree` that ends after `at` and starts
+    /// before `end`, if the ranges are disjoint.
+    fn first_in<V: Copy>(
+        tree: &RBTree<u64, V>,
+        end_of: impl Fn(&V) -> u64,
+        at: u64,
+        end: u64,
+    ) -> Option<(u64, V)> {
+        match tree.cursor_lower_bound(&at) {
+            Some(c) => {
+                // Disjoint: only the range just before `at` can cover it.
+                if let Some((k, v)) = c.peek_prev() {
+                    if end_of(v) > at {
+                        return Some((*k, *v));
+                    }
+                }
+                let (k, v) = c.current();
+                (*k < end).then_some((*k, *v))
+            }
+            None => tree.cursor_back().and_then(|c| {
+                let (k, v) = c.current();
+                (end_of(v) > at).then_some((*k, *v))
+            }),
+        }
+    }
+
+    /// The first claim overlapping `[at, end)`.
+    fn first_claim(&self, at: u64, end: u64) -> Option<(u64, Claim)> {
+        Self::first_in(&self.claims, |c| c.end, at, end)
+    }
+
+    /// How much of `len` bytes at device offset `at` can be mapped before a
+    /// bad range: `EHWPOISON` if `at` itself is bad.
+    fn good_len(&self, at: u64, len: u64) -> Result<u64> {
+        if self.all_bad {
+            return Err(EHWPOISON);
+        }
+        match Self::first_in(&self.bad, |e| *e, at, at.saturating_add(len)) {
+            Some((start, _)) if start <= at => Err(EHWPOISON),
+            Some((start, _)) => Ok(start - at),
+            None => Ok(len),
+        }
+    }
+
+    /// Adds `[start, end)` to the bad ranges, merged with those it overlaps
+    /// or touches, in `node` (allocated by the caller).
+    fn add_bad(&mut self, mut start: u64, mut end: u64, node: RBTreeNodeReservation<u64, u64>) {
+        // Disjoint and not touching: at most one range before `start` can
+        // reach it, and the ranges from `start` on are taken in order.
+        while let Some((k, e)) = Self::first_in(
+            &self.bad,
+            |e| *e,
+            start.saturating_sub(1),
+            end.saturating_add(1),
+        ) {
+            // Freeing a node (kfree) under the owners lock is allowed: it
+            // neither sleeps nor allocates.
+            let _ = self.bad.remove_node(&k);
+            start = start.min(k);
+            end = end.max(e);
+        }
+        // INVARIANT: every range overlapping or touching the new one was
+        // merged into it and removed.
+        let _ = self.bad.insert(node.into_node(start, end));
+    }
+}
+
+/// The range maps of a connection's devices.
 struct Owners {
-    blocks: [KVVec<Block>; fmap::MAX_DAXDEVS],
-    claim: u32,
+    devs: [DevMap; fmap::MAX_DAXDEVS],
 }
 
 /// The root directory daxdev paths are resolved from.
@@ -147,26 +274,13 @@ unsafe impl Sync for ServerRoot {}
 #[pin_data(PinnedDrop)]
 pub(crate) struct Conn {
     slots: [DevSlot; fmap::MAX_DAXDEVS],
-    /// Block owners. Taken by eviction: never sleep, allocate or wait on
-    /// the server under it.
+    /// The range maps. Taken by eviction (an fmap's release): never sleep,
+    /// allocate or wait on the server under it.
     #[pin]
     owners: SpinLock<Owners>,
     /// Where the server's daxdev paths are resolved from.
     #[pin]
     root: ServerRoot,
-}
-
-/// Calls `f(devindex, block)` for every 2 MiB device block `fmap` maps, in
-/// file order (through `resolve`, so exactly what faults can reach).
-fn for_each_block(fmap: &KFmap, mut f: impl FnMut(u32, usize) -> Result) -> Result {
-    let mut off = 0u64;
-    while off < fmap.file_size() {
-        let m = fmap.resolve(off, fmap::ALIGN).map_err(|_| EIO)?;
-        let block = usize::try_from(m.dev_offset / fmap::ALIGN).map_err(|_| EOVERFLOW)?;
-        f(m.devindex, block)?;
-        off += fmap::ALIGN;
-    }
-    Ok(())
 }
 
 /// What the holder operations tell famfs_rs about its devices.
@@ -185,8 +299,12 @@ static HOLDER_OPS: ffi::dax_holder_operations = ffi::dax_holder_operations {
 /// handed to someone else: `memunmap_pages()` does not wait for the
 /// references of fs-dax pages. No signal ends these waits.
 ///
-/// Any other failure: mark the device bad. Later faults and I/O on it fail
-/// with EHWPOISON instead of touching the memory.
+/// Any other failure: record the failed range as bad on the device, so
+/// that later faults and I/O of it fail with EHWPOISON (the rest of the
+/// device keeps working), and have the kernel's fs-dax kill path
+/// (`mf_dax_kill_procs()`) unmap the failed pages of every file mapping
+/// them and signal the processes that map them (SIGBUS, BUS_MCEERR_AR to
+/// the task that hit it, BUS_MCEERR_AO to the early-kill ones).
 ///
 /// # Safety
 ///
@@ -209,12 +327,34 @@ unsafe extern "C" fn notify_failure(
     let slot = unsafe { &*holder.cast::<DevSlot>() };
     // SAFETY: no preconditions.
     if !unsafe { ffi::famfs_rs_mf_pre_remove(mf_flags) } {
-        slot.bad.store(true, Ordering::Relaxed);
-        crate::err_rl!(
-            "memory failure on a daxdev at {:#x}+{:#x}: its files now fail with EHWPOISON",
-            offset,
-            len
-        );
+        let conn = slot.conn.load(Ordering::Acquire);
+        if conn.is_null() {
+            return 0;
+        }
+        // SAFETY: `conn` is the `Conn` containing `slot` (`DevSlot`
+        // invariant), alive as long as the slot is.
+        let conn = unsafe { &*conn };
+        let Some(dev) = conn.slots.iter().position(|s| ptr::eq(s, slot)) else {
+            return 0;
+        };
+        let (files, skipped) = conn.memory_failure(slot, dev, offset, len, mf_flags);
+        if files + skipped == 0 {
+            crate::err_rl!(
+                "memory failure on daxdev {} at {:#x}+{:#x}: no file maps it",
+                dev,
+                offset,
+                len
+            );
+        } else {
+            crate::err_rl!(
+                "memory failure on daxdev {} at {:#x}+{:#x}: {} file(s) map it, now bad there ({} being evicted)",
+                dev,
+                offset,
+                len,
+                files + skipped,
+                skipped
+            );
+        }
         return 0;
     }
     slot.removed.store(true, Ordering::Release);
@@ -240,8 +380,7 @@ impl Conn {
         pin_init!(Conn {
             slots: [const { DevSlot::new() }; fmap::MAX_DAXDEVS],
             owners <- new_spinlock!(Owners {
-                blocks: [const { KVVec::new() }; fmap::MAX_DAXDEVS],
-                claim: 0,
+                devs: core::array::from_fn(|_| DevMap::new()),
             }),
             root <- ServerRoot::current(),
         })
@@ -358,110 +497,186 @@ impl Conn {
         Ok(dax)
     }
 
-    /// Makes the block table of device `dev` at least `len` long. Allocates
-    /// without the lock, copies and swaps under it, frees without it.
-    fn grow(&self, dev: usize, len: usize) -> Result {
-        if self.owners.lock().blocks.get(dev).ok_or(EIO)?.len() >= len {
-            return Ok(());
-        }
-        let mut v = KVVec::<Block>::with_capacity(len, GFP_KERNEL)?;
-        let mut o = self.owners.lock();
-        let old = o.blocks.get_mut(dev).ok_or(EIO)?;
-        if old.len() < len {
-            for b in old.iter() {
-                v.push_within_capacity(*b).map_err(|_| EIO)?;
-            }
-            while v.len() < len {
-                v.push_within_capacity(Block::default()).map_err(|_| EIO)?;
-            }
-            core::mem::swap(old, &mut v);
-        }
-        drop(o);
-        // The old (or unused) table is freed here, without the lock.
-        drop(v);
-        Ok(())
-    }
-
     /// Records that the inode `key` (file `nodeid`, for messages) maps every
-    /// device block of `fmap`, or fails without recording anything: EBUSY
-    /// if another live inode maps one of them, EINVAL if `fmap` maps one
-    /// block twice, ENOMEM.
+    /// device run of `fmap`, or fails without recording anything: EBUSY if
+    /// another live inode maps a byte of one of them, EINVAL if `fmap` maps
+    /// a device byte twice, ENOMEM. An inode claims once: fuse fetches and
+    /// publishes one fmap per inode, freed at its eviction.
+    ///
+    /// Each run's node is allocated before the lock is taken, and the lock
+    /// is held for one run at a time: a claim of 2^21 runs never holds it
+    /// long. A racing claim may meanwhile see part of this one, and fail
+    /// with EBUSY on it as it would on the whole.
     pub(crate) fn claim(&self, key: usize, nodeid: u64, fmap: &KFmap) -> Result {
-        for (dev, end) in fmap.devices() {
-            let len = usize::try_from(end.div_ceil(fmap::ALIGN)).map_err(|_| EOVERFLOW)?;
-            self.grow(dev as usize, len)?;
-        }
-        let mut o = self.owners.lock();
-        o.claim = o.claim.wrapping_add(1).max(1);
-        let claim = o.claim;
-        // Pass 1: check, and mark the blocks seen by this claim.
+        let mut done = 0usize;
         let mut clash = None;
-        for_each_block(fmap, |dev, block| {
-            // Grown above; devindex < MAX_DAXDEVS by the fmap core.
-            let b = o
-                .blocks
-                .get_mut(dev as usize)
-                .and_then(|v| v.get_mut(block))
-                .ok_or(EIO)?;
-            if b.seen == claim {
-                clash = Some((dev, block, None));
-                return Err(EINVAL);
-            }
-            if b.count != 0 && b.owner != key {
-                clash = Some((dev, block, Some(b.owner)));
-                return Err(EBUSY);
-            }
-            b.seen = claim;
-            Ok(())
-        })
-        .and_then(|()| {
-            // Pass 2: commit.
-            for_each_block(fmap, |dev, block| {
-                let b = o
-                    .blocks
-                    .get_mut(dev as usize)
-                    .and_then(|v| v.get_mut(block))
-                    .ok_or(EIO)?;
-                b.owner = key;
-                b.count = b.count.saturating_add(1);
+        let r = fmap.for_each_run(
+            |run| {
+                let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+                let end = run.dev_offset.checked_add(run.len).ok_or(EOVERFLOW)?;
+                let claim = Claim {
+                    end,
+                    owner: key,
+                    file_offset: run.back.file_offset,
+                    chunk: u32::try_from(run.back.chunk).map_err(|_| EIO)?,
+                    nstrips: run.back.nstrips,
+                };
+                let mut o = self.owners.lock();
+                let dev = o.devs.get_mut(run.devindex as usize).ok_or(EIO)?;
+                if let Some((at, c)) = dev.first_claim(run.dev_offset, end) {
+                    drop(o);
+                    let mine = c.owner == key;
+                    clash = Some((run.devindex, at.max(run.dev_offset), mine));
+                    return Err(if mine { EINVAL } else { EBUSY });
+                }
+                // INVARIANT: `[dev_offset, end)` overlaps no claim (checked
+                // above, under the same hold of the lock).
+                let _ = dev.claims.insert(node.into_node(run.dev_offset, claim));
+                drop(o);
+                done += 1;
+                cond_resched_every(done);
                 Ok(())
-            })
-        })
-        .inspect_err(|_| {
-            drop(o);
+            },
+            EIO,
+        );
+        if let Err(e) = r {
+            self.remove_runs(key, fmap, done);
             match clash {
-                Some((dev, block, None)) => crate::warn_rl!(
-                    "file {}: fmap maps block {:#x} of daxdev {} twice",
+                Some((dev, at, true)) => crate::warn_rl!(
+                    "file {}: fmap maps byte {:#x} of daxdev {} twice",
                     nodeid,
-                    block as u64 * fmap::ALIGN,
+                    at,
                     dev
                 ),
-                Some((dev, block, Some(_))) => crate::warn_rl!(
-                    "file {}: fmap maps block {:#x} of daxdev {}, which another open file maps",
+                Some((dev, at, false)) => crate::warn_rl!(
+                    "file {}: fmap maps byte {:#x} of daxdev {}, which another open file maps",
                     nodeid,
-                    block as u64 * fmap::ALIGN,
+                    at,
                     dev
                 ),
                 None => {}
             }
-        })
+            return Err(e);
+        }
+        Ok(())
     }
 
-    /// Undoes a successful `claim(key, _, fmap)`. No allocation, no sleep:
-    /// called from inode eviction.
-    pub(crate) fn release(&self, fmap: &KFmap) {
-        let mut o = self.owners.lock();
-        // Cannot fail: claim() grew every table and resolved every block.
-        let _ = for_each_block(fmap, |dev, block| {
-            if let Some(b) = o
-                .blocks
-                .get_mut(dev as usize)
-                .and_then(|v| v.get_mut(block))
-            {
-                b.count = b.count.saturating_sub(1);
+    /// Removes the first `n` runs of `fmap` claimed for `key`. No
+    /// allocation, no sleep under the lock, which is held for one run at a
+    /// time.
+    fn remove_runs(&self, key: usize, fmap: &KFmap, n: usize) {
+        let mut i = 0usize;
+        // Cannot fail: the walk is the one claim() made.
+        let _ = fmap.for_each_run(
+            |run| {
+                if i == n {
+                    return Err(());
+                }
+                i += 1;
+                let mut o = self.owners.lock();
+                let node = o.devs.get_mut(run.devindex as usize).and_then(|d| {
+                    match d.claims.get(&run.dev_offset) {
+                        Some(c) if c.owner == key => d.claims.remove_node(&run.dev_offset),
+                        _ => None,
+                    }
+                });
+                drop(o);
+                // The node is freed here, without the lock.
+                drop(node);
+                cond_resched_every(i);
+                Ok(())
+            },
+            (),
+        );
+    }
+
+    /// Undoes a successful `claim(key, _, fmap)`: called from inode
+    /// eviction.
+    pub(crate) fn release(&self, key: usize, fmap: &KFmap) {
+        self.remove_runs(key, fmap, usize::MAX);
+    }
+
+    /// Claimed runs on device `dev` (for the scale tests).
+    pub(crate) fn claimed_runs(&self, dev: usize) -> usize {
+        let o = self.owners.lock();
+        o.devs.get(dev).map_or(0, |d| d.claims.keys().count())
+    }
+
+    /// How many of `len` bytes at `dev_offset` on device `dev` can be
+    /// mapped before a range a memory failure marked bad; `EHWPOISON` if
+    /// the first byte is bad. For devices with a bad range only.
+    pub(crate) fn good_len(&self, dev: u32, dev_offset: u64, len: u64) -> Result<u64> {
+        let o = self.owners.lock();
+        o.devs
+            .get(dev as usize)
+            .ok_or(EIO)?
+            .good_len(dev_offset, len)
+    }
+
+    /// A memory failure of `[offset, offset + len)` on device `dev`: marks
+    /// the range bad, then has the kernel signal and unmap every process
+    /// that maps a page of it through a file (`mf_dax_kill_procs()`).
+    /// Returns the files whose ranges were handed to it, and those that
+    /// could not be pinned (being evicted: nothing maps them any more).
+    fn memory_failure(
+        &self,
+        slot: &DevSlot,
+        dev: usize,
+        offset: u64,
+        len: u64,
+        mf_flags: c_int,
+    ) -> (usize, usize) {
+        let page = kernel::page::PAGE_SIZE as u64;
+        let start = offset & !(page - 1);
+        let end = offset.saturating_add(len).saturating_add(page - 1) & !(page - 1);
+        let node = RBTreeNodeReservation::new(GFP_KERNEL);
+        {
+            let mut o = self.owners.lock();
+            if let Some(d) = o.devs.get_mut(dev) {
+                match node {
+                    Ok(node) => d.add_bad(start, end, node),
+                    // No memory to record the range: fail safe, the whole
+                    // device is bad from now on.
+                    Err(_) => d.all_bad = true,
+                }
             }
-            Ok(())
-        });
+        }
+        slot.bad.store(true, Ordering::Release);
+        self.kill_range(dev, start, end, mf_flags)
+    }
+
+    /// Hands every file range that maps `[start, end)` of device `dev` to
+    /// `mf_dax_kill_procs()`. The lock is held only to find and pin the
+    /// next owner.
+    fn kill_range(&self, dev: usize, start: u64, end: u64, mf_flags: c_int) -> (usize, usize) {
+        let (mut files, mut skipped) = (0usize, 0usize);
+        let mut at = start;
+        while at < end {
+            let (inode, key, c) = {
+                let o = self.owners.lock();
+                let Some((key, c)) = o.devs.get(dev).and_then(|d| d.first_claim(at, end)) else {
+                    break;
+                };
+                // SAFETY: a claimed owner is a live fmap inode of this
+                // connection: its claim is released by its eviction, which
+                // needs this lock, before the inode is freed.
+                let inode = unsafe { InodeRef::grab(c.owner as *mut bindings::inode) };
+                (inode, key, c)
+            };
+            at = c.end;
+            let Ok(Some(inode)) = inode else {
+                skipped += 1;
+                continue;
+            };
+            let back = c.back();
+            let (a, b) = (start.max(key) - key, end.min(c.end) - key);
+            for (file_offset, n) in back.file_ranges(a, b) {
+                inode.kill_procs(file_offset, n, mf_flags);
+            }
+            files += 1;
+            // `inode` is unpinned here, without the lock.
+        }
+        (files, skipped)
     }
 
     /// Takes every mapping of every file on the device of `slot` away
@@ -470,7 +685,7 @@ impl Conn {
     /// its page references); returns how many files were revoked. The
     /// owners lock is held only to find and pin the next inode.
     fn revoke_device(&self, slot: &DevSlot) -> usize {
-        /// What the next owner of the device's blocks needs.
+        /// What the next claim on the device needs.
         enum Next {
             /// Pinned: revoke it.
             Revoke(InodeRef),
@@ -478,37 +693,45 @@ impl Conn {
             /// waits for its page references and then releases its claim.
             /// Wait for that.
             Wait,
-            /// No owner left.
+            /// No claim left.
             Done,
         }
         let Some(dev) = self.slots.iter().position(|s| ptr::eq(s, slot)) else {
             return 0;
         };
-        let mut cursor = 0usize;
+        let mut cursor = 0u64;
         let mut last = 0usize;
         let mut n = 0usize;
         loop {
             let next = {
                 let o = self.owners.lock();
                 let mut next = Next::Done;
-                if let Some(v) = o.blocks.get(dev) {
-                    while let Some(b) = v.get(cursor) {
-                        if b.count == 0 || b.owner == last {
-                            cursor += 1;
+                if let Some(d) = o.devs.get(dev) {
+                    while let Some((&key, &c)) = d
+                        .claims
+                        .cursor_lower_bound(&cursor)
+                        .as_ref()
+                        .map(|c| c.current())
+                    {
+                        if c.owner == last {
+                            cursor = c.end;
                             continue;
                         }
                         // SAFETY: a claimed owner is a live fmap inode of this
                         // connection: its claim is released by its eviction,
                         // which needs this lock, before the inode is freed.
-                        next = match unsafe { InodeRef::grab(b.owner as *mut bindings::inode) } {
+                        next = match unsafe { InodeRef::grab(c.owner as *mut bindings::inode) } {
                             Ok(Some(inode)) => {
-                                last = b.owner;
-                                cursor += 1;
+                                last = c.owner;
+                                cursor = c.end;
                                 Next::Revoke(inode)
                             }
-                            // Look at this block again once the eviction (or
+                            // Look at this claim again once the eviction (or
                             // the writer of s_umount) is done.
-                            Ok(None) | Err(_) => Next::Wait,
+                            Ok(None) | Err(_) => {
+                                cursor = key;
+                                Next::Wait
+                            }
                         };
                         break;
                     }
@@ -529,6 +752,14 @@ impl Conn {
                 Next::Done => return n,
             }
         }
+    }
+}
+
+/// Every 1024 steps of a long walk, lets others run.
+fn cond_resched_every(i: usize) {
+    if i % 1024 == 0 {
+        // SAFETY: no preconditions; called with no lock held.
+        unsafe { ffi::famfs_rs_cond_resched() };
     }
 }
 

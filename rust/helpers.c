@@ -184,6 +184,32 @@ void famfs_rs_inode_unpin(struct inode *inode)
 }
 
 /**
+ * famfs_rs_mf_kill() - the fs-dax kill path for a failed file range
+ * @inode: a pinned fmap inode
+ * @offset: file offset of the range, page aligned
+ * @len: bytes in the range
+ * @mf_flags: the flags notify_failure() got
+ *
+ * Unmaps the pages of the range that are mapped and signals the processes
+ * that map them (mf_dax_kill_procs()).
+ *
+ * Return: 0, or -EBUSY if a DAX entry could not be locked.
+ */
+int famfs_rs_mf_kill(struct inode *inode, u64 offset, u64 len, int mf_flags)
+{
+	return mf_dax_kill_procs(inode->i_mapping, offset >> PAGE_SHIFT,
+				 DIV_ROUND_UP(len, PAGE_SIZE), mf_flags);
+}
+
+/**
+ * famfs_rs_cond_resched() - cond_resched() for Rust, which has no binding
+ */
+void famfs_rs_cond_resched(void)
+{
+	cond_resched();
+}
+
+/**
  * famfs_rs_mf_pre_remove() - whether a memory failure is a device removal
  * @mf_flags: the flags notify_failure() got
  *

@@ -48,6 +48,8 @@ struct inode;
 
 int famfs_rs_inode_pin(struct inode *inode);
 void famfs_rs_inode_unpin(struct inode *inode);
+int famfs_rs_mf_kill(struct inode *inode, u64 offset, u64 len, int mf_flags);
+void famfs_rs_cond_resched(void);
 
 void famfs_rs_debugfs_init(bool *timing);
 void famfs_rs_debugfs_exit(void);

@@ -161,6 +161,22 @@ impl InodeRef {
         // SAFETY: a live fmap-connection inode (type invariant).
         to_result(unsafe { ffi::fuse_dax_fmap_revoke(self.0.as_ptr()) })
     }
+
+    /// Unmaps the mapped pages of `len` bytes at file offset `offset` (page
+    /// aligned) and signals the processes mapping them
+    /// (`mf_dax_kill_procs()`): for a memory failure there.
+    pub(crate) fn kill_procs(&self, offset: u64, len: u64, mf_flags: c_int) {
+        // SAFETY: a live fmap-connection inode (type invariant).
+        let rc = unsafe { ffi::famfs_rs_mf_kill(self.0.as_ptr(), offset, len, mf_flags) };
+        if rc != 0 {
+            crate::err_rl!(
+                "memory failure: file range {:#x}+{:#x} busy ({}): its processes were not signalled",
+                offset,
+                len,
+                rc
+            );
+        }
+    }
 }
 
 impl Drop for InodeRef {

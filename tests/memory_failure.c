@@ -1,19 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Memory failure on a daxdev a mount holds. Poisoning a mapped page of a
- * file on one device (madvise(MADV_HWPOISON), the kernel's own injection)
+ * Memory failure on a daxdev a mount holds hits only the failed range.
+ *
+ * One page of a file is poisoned while three processes map the device:
+ * the victim maps that page, a bystander maps another part of the same
+ * file, a neighbour maps another file on the same device. The failure
  * reaches famfs_rs through fsdev_dax's memory_failure and the dax holder
- * operations; famfs_rs marks that device bad. What the test asserts, and
- * what famfs_rs does today: every later read or write of a file on that
- * device fails with EHWPOISON and every new page fault there is a SIGBUS;
- * the files of the other device keep working. (famfs_rs marks the whole
- * device, not the poisoned range, and does not unmap pages already
- * mapped.)
+ * operations; famfs_rs finds the file range in its range map, marks only
+ * that device range bad and hands the range to mf_dax_kill_procs(). What
+ * is asserted:
+ *
+ * - the victim gets SIGBUS with the right si_code (BUS_MCEERR_AR when it
+ *   poisoned the page itself with madvise(MADV_HWPOISON); BUS_MCEERR_AO
+ *   when it asked for early kill and the page was poisoned for it through
+ *   /sys/kernel/debug/hwpoison/corrupt-pfn) and si_addr at the page;
+ * - the bystander and the neighbour get no signal and read their data back
+ *   intact through their mappings;
+ * - afterwards read() of the poisoned page fails with EHWPOISON, a new
+ *   fault on it is SIGBUS with BUS_MCEERR_AR, and the pages next to it,
+ *   the rest of the file and the other file read and fault normally.
+ *
+ * The same on a file interleaved over two devices, where the failed page
+ * lies in one strip: the other strip's chunks and the other device's file
+ * are untouched.
+ *
+ * Each case poisons device ranges that no other test uses: a poisoned page
+ * keeps its HWPoison flag.
  */
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
@@ -23,82 +42,376 @@
 #ifndef EHWPOISON
 #define EHWPOISON 133
 #endif
+#ifndef BUS_MCEERR_AR
+#define BUS_MCEERR_AR 4
+#define BUS_MCEERR_AO 5
+#endif
 
-static sigjmp_buf jmp;
+#define PG 4096UL
+#define MB (1024UL * 1024)
+#define CORRUPT_PFN "/sys/kernel/debug/hwpoison/corrupt-pfn"
 
-static void on_sigbus(int sig)
+/* What one process saw, sent to the parent through a pipe. */
+struct seen {
+	int sig;		/* SIGBUS, or 0 */
+	int code;		/* its si_code */
+	uintptr_t addr;		/* its si_addr */
+	int lsb;		/* its si_addr_lsb */
+	uintptr_t want;		/* the address of the poisoned page (victim) */
+	long long diff;		/* first byte of its range not intact, -1 if none,
+				 * -2 if reading it raised SIGBUS
+				 */
+	int err;		/* errno of a failed step, 0 */
+};
+
+static sigjmp_buf bus_jmp;
+/* shared with the handler: only FAMFS_READ_ONCE(), FAMFS_WRITE_ONCE() */
+static sig_atomic_t bus_got, bus_code, bus_lsb, bus_jump;
+static uintptr_t bus_addr;
+
+static void on_bus(int sig, siginfo_t *si, void *uc)
 {
-	siglongjmp(jmp, sig);
+	(void)uc;
+	FAMFS_WRITE_ONCE(bus_code, si->si_code);
+	FAMFS_WRITE_ONCE(bus_addr, (uintptr_t)si->si_addr);
+	FAMFS_WRITE_ONCE(bus_lsb, si->si_addr_lsb);
+	FAMFS_WRITE_ONCE(bus_got, sig);
+	if (FAMFS_READ_ONCE(bus_jump))
+		siglongjmp(bus_jmp, 1);
 }
 
-/* 1 if reading *p raises SIGBUS, 0 if it reads */
-static int faults_sigbus(const unsigned char *p)
+static void catch_bus(void)
 {
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	struct sigaction sa = { .sa_sigaction = on_bus, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/* A file's range, as one process maps it. */
+struct role {
+	const char *file;
+	size_t off, len;	/* mapped range of the file */
+	size_t poff;		/* victim: offset of the page to poison in it */
+	unsigned int seed;
+};
+
+enum how { BY_MADVISE, BY_INJECT };
+
+static void send_seen(int fd, struct seen *s)
+{
+	if (write(fd, s, sizeof(*s)) != sizeof(*s))
+		_exit(3);
+}
+
+static void wait_byte(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1)
+		_exit(4);
+}
+
+/* The pfn of the page at p (root reads pagemap pfns), or 0. */
+static unsigned long long pfn_of(void *p)
+{
+	unsigned long long e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, ((uintptr_t)p / PG) * 8) != 8)
+		e = 0;
+	close(fd);
+	return (e & (1ULL << 63)) ? (e & ((1ULL << 55) - 1)) : 0;
+}
+
+/*
+ * A child: maps its range, writes its pattern, says ready (and, for an
+ * injected victim, its page's pfn), waits for the word, then the victim
+ * poisons or waits for its signal and the others check their data.
+ */
+static pid_t start_role(const struct famfs_mount *m, const struct role *r, bool victim,
+			enum how how, int *to, int *from)
+{
+	int down[2], up[2];
+	pid_t pid;
+
+	if (pipe(down) || pipe(up))
+		return -1;
+	pid = fork();
+	if (pid) {
+		close(down[0]);
+		close(up[1]);
+		*to = down[1];
+		*from = up[0];
+		return pid;
+	}
+	close(down[1]);
+	close(up[0]);
+
+	struct seen s = { .diff = -1 };
+	unsigned char *want = malloc(r->len), *map;
+	int fd;
+
+	catch_bus();
+	if (victim && how == BY_INJECT &&
+	    prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0))
+		s.err = errno;
+	fd = famfs_open_rw(m, r->file);
+	map = fd < 0 ? MAP_FAILED :
+	      mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, r->off);
+	if (!want || map == MAP_FAILED) {
+		s.err = fd < 0 ? -fd : errno;
+		send_seen(up[1], &s);
+		_exit(1);
+	}
+	famfs_pattern(want, r->len, r->off, r->seed);
+	memcpy(map, want, r->len);
+	s.want = (uintptr_t)map + r->poff;
+	if (victim && how == BY_INJECT) {
+		unsigned long long pfn = pfn_of(map + r->poff);
+
+		if (write(up[1], &pfn, 8) != 8)
+			_exit(5);
+	} else if (write(up[1], "r", 1) != 1) {
+		_exit(5);
+	}
+	wait_byte(down[0]);
+	if (victim) {
+		if (sigsetjmp(bus_jmp, 1) == 0) {
+			FAMFS_WRITE_ONCE(bus_jump, 1);
+			if (how == BY_MADVISE) {
+				if (madvise(map + r->poff, PG, MADV_HWPOISON))
+					s.err = errno;
+			}
+			/* the signal comes on the way out of madvise, or soon */
+			for (int i = 0; i < 5000 && !FAMFS_READ_ONCE(bus_got) && !s.err; i++)
+				usleep(1000);
+		}
+		FAMFS_WRITE_ONCE(bus_jump, 0);
+	} else {
+		size_t d = famfs_map_diff(map, want, r->len);
+
+		s.diff = d == (size_t)-1 ? -2 : d == r->len ? -1 : (long long)d;
+	}
+	s.sig = FAMFS_READ_ONCE(bus_got);
+	s.code = FAMFS_READ_ONCE(bus_code);
+	s.addr = FAMFS_READ_ONCE(bus_addr);
+	s.lsb = FAMFS_READ_ONCE(bus_lsb);
+	send_seen(up[1], &s);
+	_exit(0);
+}
+
+static int reap(pid_t pid)
+{
+	int st = -1;
+
+	return famfs_wait_exit(pid, FAMFS_EXIT_TIMEOUT_MS, &st) ? -1 : st;
+}
+
+/* 1 if touching *p raises SIGBUS (code and address in bus_*), else 0. */
+static int faults(const unsigned char *p)
+{
 	unsigned char sink = 0;
-	int got = 0;
 
-	sigaction(SIGBUS, &sa, &old);
-	if (!sigsetjmp(jmp, 1))
-		sink = __atomic_load_n(p, __ATOMIC_RELAXED);
-	else
-		got = 1;
-	sigaction(SIGBUS, &old, NULL);
-	return got + (sink & 0);
+	FAMFS_WRITE_ONCE(bus_got, 0);
+	catch_bus();
+	if (sigsetjmp(bus_jmp, 1) == 0) {
+		FAMFS_WRITE_ONCE(bus_jump, 1);
+		sink = FAMFS_READ_ONCE(*p);
+	}
+	FAMFS_WRITE_ONCE(bus_jump, 0);
+	return FAMFS_READ_ONCE(bus_got) ? 1 : (sink & 0);
 }
 
-TEST(poisoned_device_fails_later_io_and_faults_the_other_works)
-{
-	char manifest[] = "/tmp/poison.manifest", path[PATH_MAX];
-	unsigned long long w = 0x1122334455667788ULL, r = 0;
-	unsigned char *m0, *m1;
+FIXTURE(poison) {
 	struct famfs_mount m;
-	int f0, f1;
-	FILE *f;
+	char manifest[64];
+};
 
-	f = fopen(manifest, "w");
-	ASSERT_NE(NULL, f);
-	fprintf(f, "daxdev 0 /dev/dax1.0\ndaxdev 1 /dev/dax2.0\n"
-		   "file p0 4M simple 0:96M:4M\nfile p1 4M simple 1:96M:4M\n");
-	ASSERT_EQ(0, fclose(f));
-	ASSERT_EQ(0, famfs_mount_start(&m, manifest, NULL, true, NULL));
-	snprintf(path, sizeof(path), "%s/p0", m.mnt);
-	f0 = open(path, O_RDWR);
-	ASSERT_GE(f0, 0);
-	snprintf(path, sizeof(path), "%s/p1", m.mnt);
-	f1 = open(path, O_RDWR);
-	ASSERT_GE(f1, 0);
-	m0 = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, f0, 0);
-	ASSERT_NE(MAP_FAILED, m0);
-	m1 = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, f1, 0);
-	ASSERT_NE(MAP_FAILED, m1);
-	m0[0] = 1;
-	m1[0] = 1;
+FIXTURE_SETUP(poison)
+{
+	snprintf(self->manifest, sizeof(self->manifest), "/tmp/poison.%d", getpid());
+	/*
+	 * dev 0 is /dev/dax1.0, dev 1 /dev/dax2.0. a1, a2 and b: simple
+	 * files on dev 0; i: interleaved, 2 MiB chunks, strip 0 on dev 0 and strip 1
+	 * on dev 1; c: a file on dev 1. The ranges are this test's alone, and
+	 * each case poisons its own page.
+	 */
+	ASSERT_EQ(0, famfs_write_manifest(self->manifest, "%s%s%s%s",
+					  "daxdev 0 /dev/dax1.0\ndaxdev 1 /dev/dax2.0\n",
+					  "file a1 8M simple 0:600M:8M\nfile a2 8M simple 0:620M:8M\n",
+					  "file b 4M simple 0:608M:4M\nfile c 4M simple 1:404M:4M\n",
+					  "file i 8M interleave 2M 8M 0:612M:4M 1:400M:4M\n"));
+	ASSERT_EQ(0, famfs_mount_start(&self->m, self->manifest, NULL, true, NULL));
+}
 
-	/* poison the first page of p0, which lives on dev 0 */
-	ASSERT_EQ(0, madvise(m0, 4096, MADV_HWPOISON)) TH_LOG("%s", strerror(errno));
+FIXTURE_TEARDOWN(poison)
+{
+	famfs_mount_stop(&self->m, NULL);
+	unlink(self->manifest);
+}
 
-	/* dev 0: read() and write() fail, a new fault is a SIGBUS */
-	EXPECT_EQ(-1, pread(f0, &r, 8, 2 << 20));
+/*
+ * Poisons victim->poff of victim's range, with a bystander and a neighbour
+ * mapping; checks what each saw.
+ */
+static void three_processes(struct __test_metadata *_metadata, struct famfs_mount *m,
+			    const struct role *victim, const struct role *by,
+			    const struct role *nb, enum how how)
+{
+	const struct role *roles[3] = { victim, by, nb };
+	int to[3], from[3];
+	struct seen s[3];
+	pid_t pid[3];
+	int i;
+
+	/* a child that died makes a write fail, not kill the test */
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < 3; i++) {
+		pid[i] = start_role(m, roles[i], i == 0, how, &to[i], &from[i]);
+		ASSERT_GT(pid[i], 0);
+	}
+	for (i = 0; i < 3; i++) {
+		unsigned long long ready = 0;
+		ssize_t want = (i == 0 && how == BY_INJECT) ? 8 : 1;
+
+		ASSERT_EQ(want, read(from[i], &ready, want)) TH_LOG("role %d did not start", i);
+		if (i == 0 && how == BY_INJECT) {
+			char pfn[32];
+
+			ASSERT_NE(0ULL, ready) TH_LOG("no pfn for the victim's page");
+			snprintf(pfn, sizeof(pfn), "%llu", ready);
+			ASSERT_EQ(1, write(to[0], "g", 1));
+			ASSERT_EQ(0, famfs_write_str(CORRUPT_PFN, pfn))
+				TH_LOG("cannot inject at pfn %s", pfn);
+		}
+	}
+	if (how == BY_MADVISE)
+		ASSERT_EQ(1, write(to[0], "g", 1));
+	ASSERT_EQ((ssize_t)sizeof(s[0]), read(from[0], &s[0], sizeof(s[0])));
+	/* only now do the others look at their data */
+	for (i = 1; i < 3; i++) {
+		ASSERT_EQ(1, write(to[i], "g", 1));
+		ASSERT_EQ((ssize_t)sizeof(s[i]), read(from[i], &s[i], sizeof(s[i])));
+	}
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(0, reap(pid[i])) TH_LOG("role %d", i);
+		close(to[i]);
+		close(from[i]);
+	}
+	TH_LOG("victim: signal %d si_code %d si_addr %#lx (page %#lx) lsb %d; err %d",
+	       s[0].sig, s[0].code, (unsigned long)s[0].addr, (unsigned long)s[0].want,
+	       s[0].lsb, s[0].err);
+	TH_LOG("bystander: signal %d, first bad byte %lld; neighbour: signal %d, first bad %lld",
+	       s[1].sig, s[1].diff, s[2].sig, s[2].diff);
+	EXPECT_EQ(0, s[0].err);
+	EXPECT_EQ(SIGBUS, s[0].sig);
+	EXPECT_EQ(how == BY_MADVISE ? BUS_MCEERR_AR : BUS_MCEERR_AO, s[0].code);
+	EXPECT_EQ(s[0].want, s[0].addr);
+	EXPECT_TRUE(s[0].lsb == 12 || s[0].lsb == 21) TH_LOG("lsb %d", s[0].lsb);
+	for (i = 1; i < 3; i++) {
+		EXPECT_EQ(0, s[i].err) TH_LOG("role %d", i);
+		EXPECT_EQ(0, s[i].sig) TH_LOG("role %d got signal %d code %d", i, s[i].sig,
+					      s[i].code);
+		EXPECT_EQ(-1, s[i].diff) TH_LOG("role %d's data", i);
+	}
+}
+
+/*
+ * After the failure at file offset bad of file: read() of that page fails
+ * with EHWPOISON, a new fault there is BUS_MCEERR_AR at the address; the
+ * pages around it and offset good read and fault.
+ */
+static void after(struct __test_metadata *_metadata, struct famfs_mount *m, const char *file,
+		  size_t size, size_t bad, size_t good, unsigned int seed)
+{
+	unsigned char buf[2 * PG], want[PG], *map;
+	int fd = famfs_open_rw(m, file);
+
+	ASSERT_GE(fd, 0);
+	errno = 0;
+	EXPECT_EQ(-1, pread(fd, buf, PG, bad));
 	EXPECT_EQ(EHWPOISON, errno);
-	EXPECT_EQ(-1, pwrite(f0, &w, 8, 3 << 20));
+	errno = 0;
+	EXPECT_EQ(-1, pread(fd, buf, 8, bad + 100));
 	EXPECT_EQ(EHWPOISON, errno);
-	EXPECT_EQ(1, faults_sigbus(m0 + (3 << 20)));
+	/* a read running into the page stops short of it */
+	EXPECT_EQ((ssize_t)PG, pread(fd, buf, 2 * PG, bad - PG));
+	famfs_pattern(want, PG, bad - PG, seed);
+	EXPECT_EQ(0, memcmp(buf, want, PG));
+	EXPECT_EQ((ssize_t)PG, pread(fd, buf, PG, bad + PG));
+	famfs_pattern(want, PG, bad + PG, seed);
+	EXPECT_EQ(0, memcmp(buf, want, PG));
+	EXPECT_EQ((ssize_t)PG, pread(fd, buf, PG, good));
+	famfs_pattern(want, PG, good, seed);
+	EXPECT_EQ(0, memcmp(buf, want, PG));
+	errno = 0;
+	EXPECT_EQ(-1, pwrite(fd, want, PG, bad));
+	EXPECT_EQ(EHWPOISON, errno);
 
-	/* dev 1: untouched by it */
-	EXPECT_EQ(8, pwrite(f1, &w, 8, 2 << 20));
-	EXPECT_EQ(8, pread(f1, &r, 8, 2 << 20));
-	EXPECT_EQ(w, r);
-	EXPECT_EQ(0, faults_sigbus(m1 + (3 << 20)));
-	m1[(3 << 20) + 1] = 7;
-	EXPECT_EQ(7, m1[(3 << 20) + 1]);
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(1, faults(map + bad));
+	EXPECT_EQ(BUS_MCEERR_AR, FAMFS_READ_ONCE(bus_code));
+	EXPECT_EQ((uintptr_t)map + bad, FAMFS_READ_ONCE(bus_addr));
+	EXPECT_EQ(0, faults(map + bad - PG));
+	EXPECT_EQ(0, faults(map + bad + PG));
+	EXPECT_EQ(0, faults(map + good));
+	famfs_pattern(want, PG, good, seed);
+	EXPECT_EQ(0, memcmp(map + good, want, PG));
+	munmap(map, size);
+	close(fd);
+}
 
-	munmap(m0, 4 << 20);
-	munmap(m1, 4 << 20);
-	close(f0);
-	close(f1);
-	famfs_mount_stop(&m, NULL);
-	unlink(manifest);
+TEST_F_TIMEOUT(poison, simple_file_madvise_hits_only_the_mapper_of_the_page, 120)
+{
+	/* victim maps a[2M, 4M) and poisons a+3M+4K */
+	struct role v = { "a1", 2 * MB, 2 * MB, MB + PG, 1 };
+	struct role by = { "a1", 4 * MB, 4 * MB, 0, 1 };
+	struct role nb = { "b", 0, 4 * MB, 0, 2 };
+
+	three_processes(_metadata, &self->m, &v, &by, &nb, BY_MADVISE);
+	after(_metadata, &self->m, "a1", 8 * MB, 3 * MB + PG, 5 * MB, 1);
+}
+
+TEST_F_TIMEOUT(poison, simple_file_injected_pfn_signals_the_early_kill_mapper, 120)
+{
+	/* the page is poisoned for the victim by its pfn, from the parent */
+	struct role v = { "a2", 0, 2 * MB, 8 * PG, 1 };
+	struct role by = { "a2", 2 * MB, 2 * MB, 0, 1 };
+	struct role nb = { "b", 0, 4 * MB, 0, 2 };
+
+	if (access(CORRUPT_PFN, W_OK))
+		ASSERT_EQ(0, access(CORRUPT_PFN, W_OK)) TH_LOG("no %s", CORRUPT_PFN);
+	three_processes(_metadata, &self->m, &v, &by, &nb, BY_INJECT);
+	after(_metadata, &self->m, "a2", 8 * MB, 8 * PG, 3 * MB, 1);
+}
+
+TEST_F_TIMEOUT(poison, interleaved_file_loses_only_the_page_in_one_strip, 120)
+{
+	/*
+	 * i: chunk 0 on dev 0 @612M, chunk 1 on dev 1 @400M, chunk 2 on dev 0
+	 * @614M, chunk 3 on dev 1 @402M. The victim poisons a page of chunk 1;
+	 * the bystander maps chunks 2 and 3 (both devices), the neighbour c,
+	 * on the failed page's device.
+	 */
+	struct role v = { "i", 2 * MB, 2 * MB, 16 * PG, 3 };
+	struct role by = { "i", 4 * MB, 4 * MB, 0, 3 };
+	struct role nb = { "c", 0, 4 * MB, 0, 4 };
+
+	three_processes(_metadata, &self->m, &v, &by, &nb, BY_MADVISE);
+	after(_metadata, &self->m, "i", 8 * MB, 2 * MB + 16 * PG, 6 * MB, 3);
+	/* chunk 0, written by nobody here, still reads */
+	{
+		unsigned char buf[PG];
+		int fd = famfs_open_rw(&self->m, "i");
+
+		ASSERT_GE(fd, 0);
+		EXPECT_EQ((ssize_t)PG, pread(fd, buf, PG, 0));
+		close(fd);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Guest test runner (scripts/vm.sh ... sh /famfs/run-tests.sh): load
-# famfs_rs, enforce its KUnit suite case by case, run every kselftest in
+# famfs_rs, enforce its KUnit suites case by case, run every kselftest in
 # /famfs/tests, unload. A SKIP counts as a failure. Last line:
 #   famfs-tests: N passed, N failed
 pass=0
@@ -14,25 +14,32 @@ res() {
 
 if insmod /famfs/famfs_rs.ko; then res ok "insmod famfs_rs"; else res FAIL "insmod famfs_rs"; fi
 
-# KUnit: one result per case line of the famfs_rs suite.
-kr=/sys/kernel/debug/kunit/famfs_rs/results
-if [ -r "$kr" ]; then
-	cases=0
-	while read -r a b c d rest; do
-		case "$a $b" in
-		"ok "[0-9]*) name=$c; st=ok ;;
-		"not ok") name=$d; st=FAIL ;;
-		*) continue ;;
-		esac
-		[ "$name" = famfs_rs ] && continue
-		case "$rest" in *SKIP*) st=FAIL ;; esac
-		cases=$((cases + 1))
-		res "$st" "kunit famfs_rs.$name"
-	done <"$kr"
-	[ "$cases" -gt 0 ] || res FAIL "kunit famfs_rs: no test cases in $kr"
-else
-	res FAIL "kunit famfs_rs: no $kr"
-fi
+# KUnit: one result per case line of each famfs_rs suite.
+for suite in famfs_rs famfs_rs_scale; do
+	kr=/sys/kernel/debug/kunit/$suite/results
+	if [ -r "$kr" ]; then
+		cases=0
+		while read -r a b c d rest; do
+			case "$a $b" in
+			"ok "[0-9]*) name=$c; st=ok ;;
+			"not ok") name=$d; st=FAIL ;;
+			*) continue ;;
+			esac
+			[ "$name" = "$suite" ] && continue
+			case "$rest" in *SKIP*) st=FAIL ;; esac
+			cases=$((cases + 1))
+			res "$st" "kunit $suite.$name"
+		done <"$kr"
+		[ "$cases" -gt 0 ] || res FAIL "kunit $suite: no test cases in $kr"
+	else
+		res FAIL "kunit $suite: no $kr"
+	fi
+done
+dmesg | grep 'famfs_rs: scale:' | sed 's/^/famfs-tests: /'
+# The scale suite ran once; the tests that load the module again (a
+# hundred times in lifetime.c) run the famfs_rs suite only.
+# (printf: a charp parameter keeps a trailing newline, which no name matches)
+printf '%s' 'famfs_rs.*' >/sys/module/kunit/parameters/filter_glob
 
 for t in /famfs/tests/*; do
 	[ -x "$t" ] || continue
