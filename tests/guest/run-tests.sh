@@ -12,13 +12,7 @@ res() {
 	echo "famfs-tests: $1 $2"
 }
 
-# The first load runs the KUnit scale suite, which holds insmod for tens of
-# seconds under TCG: the hung-task detector waits longer for it alone.
-hto=/proc/sys/kernel/hung_task_timeout_secs
-ht=$(cat $hto 2>/dev/null)
-[ -n "$ht" ] && echo 120 >$hto
 if insmod /famfs/famfs_rs.ko; then res ok "insmod famfs_rs"; else res FAIL "insmod famfs_rs"; fi
-[ -n "$ht" ] && echo "$ht" >$hto
 
 # KUnit: one result per case line of each famfs_rs suite.
 for suite in famfs_rs famfs_rs_scale; do
