@@ -50,6 +50,8 @@ if [ $check_only = 0 ]; then
 		python3 -m pip install -q --target "$FAMFS_TOOLS/py" \
 			"libclang==$LIBCLANG_VERSION"
 	fi
+	# QEMU 10 unpacked into the cache, beside the system's 7.2
+	"$here/setup-qemu.sh"
 fi
 
 rc=0
@@ -69,6 +71,7 @@ mapfile -t need < <(missing_debs)
 [ -e "$LIBCLANG_PATH/libclang.so" ] ||
 	fail "libclang >= 17 at $LIBCLANG_PATH (pip install libclang==$LIBCLANG_VERSION)"
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 (apt-get install qemu-system-x86)"
+"$here/setup-qemu.sh" --print >/dev/null || fail "QEMU 10 in $FAMFS_CACHE/qemu (scripts/setup-qemu.sh)"
 [ -x /bin/busybox ] || fail "static busybox (apt-get install busybox-static)"
 [ $rc = 0 ] && echo "setup: toolchain OK ($("$RUSTC" --version), bindgen $BINDGEN_VERSION, libclang $LIBCLANG_VERSION)"
 exit $rc

@@ -3,11 +3,13 @@
 #
 # vm.sh [-t SECONDS] [-l LOG] [--] COMMAND...
 #
-# Boot the famfs-rs kernel under QEMU (TCG: KVM does not work on these
-# machines) with legacy pmem (memmap=), two emulated NVDIMMs and an
-# emulated CXL type-3 memory device; in the guest, turn the pmem namespaces into
-# devdax devices bound to fsdev_dax, then run COMMAND (a shell command
-# line) with the module, tests and guest scripts under /famfs.
+# Boot the famfs-rs kernel under QEMU 10 (TCG: KVM does not work on these
+# machines) with legacy pmem (memmap=), two emulated NVDIMMs and two
+# emulated CXL type-3 memory devices, one volatile (RAM) and one
+# persistent; in the guest, create a CXL region on each and turn the RAM
+# region's dax device and every pmem namespace into a devdax device bound
+# to fsdev_dax (tests/guest/setup-devices.sh), then run COMMAND (a shell
+# command line) with the module, tests and guest scripts under /famfs.
 #
 # Streams the guest console, exits with COMMAND's exit status, and fails
 # (exit 1) on a timeout (default 600 s), a missing exit status, or any
@@ -16,7 +18,12 @@
 #
 # Environment: KERNEL=bzImage or KDIR=build-tree to override the kernel;
 # FAMFS_DEBUG=1 for the debug kernel; VM_APPEND for extra kernel arguments;
-# VM_BENCH=1 for the benchmark's extra devices (see BENCH_MIB).
+# VM_BENCH=1 for the benchmark's extra devices (see BENCH_MIB);
+# QEMU=qemu-system-x86_64 (or a path) runs that QEMU instead of the QEMU 10
+# that scripts/setup-qemu.sh unpacked into the cache; one older than 8 has
+# no volatile CXL memory, so the guest gets no CXL RAM region (and the
+# tests that need it fail). VM_KEEP=DIR keeps the guest's device backing
+# files (nvdimm*.raw, cxl-ram0.raw, cxl-pmem0.raw) in DIR after the run.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,13 +47,43 @@ KDIR=${KDIR:-$("$here/build-kernel.sh" --print-kdir)}
 KERNEL=${KERNEL:-$KDIR/arch/x86/boot/bzImage}
 [ -f "$KERNEL" ] || { echo "vm: no kernel at $KERNEL (run make kernel)" >&2; exit 1; }
 
+# The QEMU to run: $QEMU if given, else the cached QEMU 10 (and its -L
+# data directories).
+qemu_bin=
+qemu_data=()
+if [ -n "${QEMU:-}" ]; then
+	qemu_bin=$(command -v "$QEMU" || true)
+elif mapfile -t q < <("$here/setup-qemu.sh" --print) && [ ${#q[@]} -gt 0 ]; then
+	qemu_bin=${q[0]}
+	qemu_data=("${q[@]:1}")
+	# its own modules (audio, ui) first; one it lacks (ui-opengl) is
+	# looked for in the system QEMU's directory too, whose 7.2 build
+	# refuses to load ("failed to initialize module"): harmless here
+	export QEMU_MODULE_DIR=${qemu_bin%/bin/*}/lib/x86_64-linux-gnu/qemu
+fi
+qver=
+[ -z "$qemu_bin" ] ||
+	qver=$("$qemu_bin" "${qemu_data[@]}" --version 2>/dev/null | sed -n 's/.*version \([0-9][0-9.]*\).*/\1/p')
+if [ -z "$qver" ]; then
+	echo "vm: no usable QEMU: ${QEMU:-the cached QEMU 10} does not run (scripts/setup-qemu.sh fetches QEMU 10; QEMU=qemu-system-x86_64 runs the system's)" >&2
+	exit 1
+fi
+echo "vm: $qemu_bin ($qver)"
+
 # Guest memory layout (q35 with more than 2.75 GiB puts RAM at 0-2 GiB and
 # from 4 GiB up): 4 GiB of RAM, of which memmap=2G!4G turns the upper
 # 2 GiB into legacy pmem, so every pmem byte is backed by real guest RAM.
 PMEM0_BYTES=$((2 << 30))
 NVDIMM_BYTES=$((1 << 30))
 NVDIMM2_BYTES=$((512 << 20))
+# CXL: one persistent type-3 device (memdev=, with a label area) and one
+# volatile one (volatile-memdev=), each on its own root port of one CXL
+# host bridge, whose fixed memory window (4 GiB; 8 GiB for the benchmark)
+# takes both kinds. Region sizes are multiples of 256 MiB (the HDM
+# decoders' granularity).
 CXL_BYTES=$((512 << 20))
+CXL_RAM_BYTES=$((2 << 30))
+CXL_WINDOW=4G
 # VM_BENCH=1 (make bench) adds five NVDIMMs for tests/bench/famfs_bench.c,
 # each of its own size so the guest tells them apart (a namespace is its
 # daxdev plus 2 MiB): B1 famfs files, B2 the second interleave strip, B3
@@ -54,9 +91,32 @@ CXL_BYTES=$((512 << 20))
 # 4 KiB alignment (PTE floor), B5 fsdax pmem for ext4 -o dax.
 BENCH_MIB=(6146 1026 1028 1030 1536)
 BENCH_MODES=(fsdev2m fsdev2m devdax2m devdax4k fsdax)
+# and a 4 GiB volatile CXL device, which tests/guest/bench.sh splits into
+# a 2 GiB fsdev_dax device for famfs and two raw 1 GiB device_dax ones.
+if [ "${VM_BENCH:-0}" = 1 ]; then
+	CXL_RAM_BYTES=$((4 << 30))
+	CXL_WINDOW=8G
+fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/famfs-vm.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+if [ -n "${VM_KEEP:-}" ]; then
+	mkdir -p "$VM_KEEP"
+	work=$(cd "$VM_KEEP" && pwd)
+	cleanup=
+else
+	work=$(mktemp -d "${TMPDIR:-/tmp}/famfs-vm.XXXXXX")
+	cleanup=$work
+fi
+# shellcheck disable=SC2064
+trap "rm -rf $cleanup" EXIT
+
+cxl_ram=(-object "memory-backend-file,id=cxl-ram0,share=on,mem-path=$work/cxl-ram0.raw,size=$CXL_RAM_BYTES"
+	-device cxl-rp,port=1,bus=cxl.1,id=root_port14,chassis=0,slot=3
+	-device cxl-type3,bus=root_port14,volatile-memdev=cxl-ram0,id=cxl-vmem0,sn=0x2)
+if [ "${qver%%.*}" -lt 8 ]; then
+	echo "vm: NOTE: QEMU $qver has no volatile CXL memory (volatile-memdev= needs QEMU >= 8): no CXL RAM region in this guest" >&2
+	CXL_RAM_BYTES=0
+	cxl_ram=()
+fi
 [ -n "$log" ] || log=$work/console.log
 
 bench_dev=()
@@ -68,7 +128,8 @@ if [ "${VM_BENCH:-0}" = 1 ]; then
 	bdir=$work
 	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 		bdir=$(mktemp -d /dev/shm/famfs-bench.XXXXXX)
-		trap 'rm -rf "$work" "$bdir"' EXIT
+		# shellcheck disable=SC2064
+		trap "rm -rf $cleanup $bdir" EXIT
 	fi
 	for i in "${!BENCH_MIB[@]}"; do
 		bench_dev+=(-object "memory-backend-file,id=bmem$i,share=on,mem-path=$bdir/bench$i.raw,size=${BENCH_MIB[$i]}M"
@@ -79,7 +140,8 @@ fi
 
 {
 	echo "export FAMFS_PMEM0_BYTES=$PMEM0_BYTES FAMFS_NVDIMM_BYTES=$NVDIMM_BYTES" \
-		"FAMFS_NVDIMM2_BYTES=$NVDIMM2_BYTES FAMFS_CXL_BYTES=$CXL_BYTES"
+		"FAMFS_NVDIMM2_BYTES=$NVDIMM2_BYTES FAMFS_CXL_BYTES=$CXL_BYTES" \
+		"FAMFS_CXL_RAM_BYTES=$CXL_RAM_BYTES"
 	echo "export FAMFS_NS_MODES='$ns_modes'"
 	echo "$*"
 } >"$work/cmd"
@@ -93,27 +155,29 @@ if [ "${FAMFS_DEBUG:-0}" = 1 ]; then
 		echo "vm: FAMFS_DEBUG=1 but $KERNEL is not the debug kernel" >&2
 		exit 1
 	fi
-	# The hung-task detector (20 s): not during boot, whose async
-	# device setup can stall that long under TCG on a loaded machine;
-	# tests/guest/init sets it back to 20 s before the command runs.
 	append="$append slub_debug=FZPU kfence.sample_interval=10 kmemleak=on"
-	append="$append sysctl.kernel.hung_task_timeout_secs=300"
 fi
 append="$append ${VM_APPEND:-}"
 
-qemu=(qemu-system-x86_64 -accel tcg -smp 2 -nographic -no-reboot
+# -cpu qemu64,hypervisor=off: committing a CXL region needs the CPU cache
+# invalidation of cpu_cache_invalidate_memregion(), which the kernel
+# refuses under a hypervisor (X86_FEATURE_HYPERVISOR): ENXIO and a WARN.
+# sn= on the type-3 devices: a CXL pmem region needs a serial number.
+qemu=("$qemu_bin" "${qemu_data[@]}" -accel tcg -cpu qemu64,hypervisor=off
+	-smp 2 -nographic -no-reboot -nic none
 	-M q35,cxl=on,nvdimm=on -m 4G,slots=8,maxmem=24G
 	-kernel "$KERNEL" -initrd "$work/initramfs.cpio.gz" -append "$append"
 	-object "memory-backend-file,id=nvmem0,share=on,mem-path=$work/nvdimm0.raw,size=$NVDIMM_BYTES"
 	-device nvdimm,id=nvdimm0,memdev=nvmem0
 	-object "memory-backend-file,id=nvmem1,share=on,mem-path=$work/nvdimm1.raw,size=$NVDIMM2_BYTES"
 	-device nvdimm,id=nvdimm1,memdev=nvmem1
-	-object "memory-backend-file,id=cxl-mem0,share=on,mem-path=$work/cxl0.raw,size=$CXL_BYTES"
-	-object "memory-backend-file,id=cxl-lsa0,share=on,mem-path=$work/lsa0.raw,size=256M"
+	-object "memory-backend-file,id=cxl-mem0,share=on,mem-path=$work/cxl-pmem0.raw,size=$CXL_BYTES"
+	-object "memory-backend-file,id=cxl-lsa0,share=on,mem-path=$work/cxl-lsa0.raw,size=256M"
 	-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1
 	-device cxl-rp,port=0,bus=cxl.1,id=root_port13,chassis=0,slot=2
-	-device cxl-type3,bus=root_port13,memdev=cxl-mem0,lsa=cxl-lsa0,id=cxl-pmem0
-	-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G
+	-device cxl-type3,bus=root_port13,memdev=cxl-mem0,lsa=cxl-lsa0,id=cxl-pmem0,sn=0x1
+	"${cxl_ram[@]}"
+	-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=$CXL_WINDOW
 	"${bench_dev[@]}")
 
 t0=$SECONDS

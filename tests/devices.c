@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The emulated devices famfs-rs runs on, as scripts/vm.sh set them up:
- * every pmem namespace (legacy memmap= pmem and the two NFIT NVDIMMs) is
- * a devdax device with 2 MiB alignment bound to fsdev_dax, with the size
- * QEMU was given; the CXL type-3 memdev is visible with its capacity.
- * Sizes are checked against what scripts/vm.sh passed to QEMU (FAMFS_*
- * environment), read from sysfs, never from the setup script's notes.
+ * every pmem namespace (legacy memmap= pmem, the two NFIT NVDIMMs and the
+ * CXL pmem region's) is a devdax device with 2 MiB alignment bound to
+ * fsdev_dax, with the size QEMU was given; the volatile CXL type-3
+ * device's RAM region is one committed CXL region whose dax device, of
+ * exactly the device's capacity, is bound to fsdev_dax. Sizes are checked
+ * against what scripts/vm.sh passed to QEMU (FAMFS_* environment), read
+ * from sysfs, never from the setup script's notes (which only name the
+ * devices).
  */
 #include <libgen.h>
 #include <limits.h>
@@ -71,8 +74,8 @@ TEST(pmem_devdax_bound_to_fsdev_dax)
 	ssize_t len;
 	int i, n = list_daxdevs(d, 8);
 
-	/* legacy pmem and the two NVDIMMs */
-	ASSERT_EQ(3, n);
+	/* legacy pmem, the two NVDIMMs and the CXL pmem region */
+	ASSERT_EQ(4, n);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/driver", d[i].name);
 		len = readlink(path, link, sizeof(link) - 1);
@@ -97,15 +100,17 @@ TEST(pmem_sizes_match_qemu)
 					    env_u64("FAMFS_NVDIMM2_BYTES") };
 	unsigned long long ns_size, dax_size;
 	char path[PATH_MAX], provider[64];
+	unsigned long long want_cxl = env_u64("FAMFS_CXL_BYTES");
 	int seen_nfit[2] = { 0, 0 };
 	struct daxdev d[8];
-	int i, seen_e820 = 0, n = list_daxdevs(d, 8);
+	int i, seen_e820 = 0, seen_cxl = 0, n = list_daxdevs(d, 8);
 
 	ASSERT_NE(0ULL, want_e820);
 	ASSERT_NE(0ULL, want_nfit[0]);
 	ASSERT_NE(0ULL, want_nfit[1]);
 	ASSERT_NE(want_nfit[0], want_nfit[1]);
-	ASSERT_EQ(3, n);
+	ASSERT_NE(0ULL, want_cxl);
+	ASSERT_EQ(4, n);
 	for (i = 0; i < n; i++) {
 		ASSERT_EQ(0, ns_provider(d[i].ns, provider, sizeof(provider)));
 		snprintf(path, sizeof(path), "/sys/bus/nd/devices/%s/size", d[i].ns);
@@ -121,6 +126,12 @@ TEST(pmem_sizes_match_qemu)
 				seen_nfit[1]++;
 			else
 				TH_LOG("NVDIMM namespace of %llu bytes", ns_size);
+		} else if (!strcmp(provider, "CXL")) {
+			/* the label-backed namespace fills the pmem region */
+			EXPECT_EQ(want_cxl, ns_size);
+			/* the name the tests' manifests use */
+			EXPECT_STREQ("dax4.0", d[i].name);
+			seen_cxl++;
 		} else {
 			TH_LOG("unexpected nvdimm provider %s", provider);
 			EXPECT_TRUE(0);
@@ -136,6 +147,7 @@ TEST(pmem_sizes_match_qemu)
 	EXPECT_EQ(1, seen_e820);
 	EXPECT_EQ(1, seen_nfit[0]);
 	EXPECT_EQ(1, seen_nfit[1]);
+	EXPECT_EQ(1, seen_cxl);
 }
 
 TEST(fsdev_dax_has_no_mmap)
@@ -156,20 +168,187 @@ TEST(fsdev_dax_has_no_mmap)
 	close(fd);
 }
 
-TEST(cxl_memdev_visible)
+/*
+ * The first "KIND w2 w3 w4 ..." line of the setup notes whose w3 is
+ * word3 (any if NULL): its w2 and w4 (names only; everything checked is
+ * read from sysfs).
+ */
+static int setup_note(const char *kind, const char *word3, char *w2, char *w4, size_t size)
 {
-	unsigned long long pmem, ram, want = env_u64("FAMFS_CXL_BYTES");
+	char line[256], k[16], x[64], y[64], z[64];
+	int found = -ENOENT;
+	FILE *f = fopen(FAMFS_DEVICES, "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%15s %63s %63s %63s", k, x, y, z) != 4 || strcmp(k, kind))
+			continue;
+		if (word3 && strcmp(y, word3))
+			continue;
+		snprintf(w2, size, "%s", x);
+		snprintf(w4, size, "%s", z);
+		found = 0;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+static int sysfs_str(const char *dir, const char *attr, char *out, size_t size)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, attr);
+	rc = read_file(path, out, size);
+	if (rc < 0)
+		return rc;
+	out[strcspn(out, "\n")] = 0;
+	return 0;
+}
+
+static unsigned long long sysfs_u64(const char *dir, const char *attr)
+{
+	char path[PATH_MAX];
+	unsigned long long v;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, attr);
+	return read_u64(path, &v) ? ~0ULL : v;
+}
+
+#define CXL_DEVICES "/sys/bus/cxl/devices"
+
+/*
+ * Two CXL type-3 memdevs: the persistent one (its capacity all pmem) and
+ * the volatile one (all RAM), with the serial numbers QEMU gave them
+ * (scripts/vm.sh: sn=0x1, sn=0x2), and the nvdimm bridge a pmem region
+ * needs.
+ */
+TEST(cxl_memdevs_match_qemu)
+{
+	unsigned long long want_pmem = env_u64("FAMFS_CXL_BYTES");
+	unsigned long long want_ram = env_u64("FAMFS_CXL_RAM_BYTES");
+	char dir[PATH_MAX];
+	int i, seen_pmem = 0, seen_ram = 0;
 	struct stat st;
 
+	ASSERT_NE(0ULL, want_pmem);
+	/* 0: the QEMU that ran has no volatile CXL (scripts/vm.sh said so) */
+	ASSERT_NE(0ULL, want_ram);
+	for (i = 0; i < 2; i++) {
+		unsigned long long pmem, ram, serial;
+
+		snprintf(dir, sizeof(dir), CXL_DEVICES "/mem%d", i);
+		ASSERT_EQ(0, stat(dir, &st));
+		pmem = sysfs_u64(dir, "pmem/size");
+		ram = sysfs_u64(dir, "ram/size");
+		serial = sysfs_u64(dir, "serial");
+		if (pmem == want_pmem && ram == 0) {
+			EXPECT_EQ(1ULL, serial);
+			seen_pmem++;
+		} else if (ram == want_ram && pmem == 0) {
+			EXPECT_EQ(2ULL, serial);
+			seen_ram++;
+		} else {
+			TH_LOG("mem%d: pmem %llu ram %llu bytes", i, pmem, ram);
+		}
+	}
+	EXPECT_NE(0, stat(CXL_DEVICES "/mem2", &st));
+	EXPECT_EQ(1, seen_pmem);
+	EXPECT_EQ(1, seen_ram);
+	EXPECT_EQ(0, stat(CXL_DEVICES "/nvdimm-bridge0", &st));
+}
+
+/*
+ * One committed CXL region of each kind, each exactly its memdev's
+ * capacity, one-way, over one endpoint decoder of that memdev set to the
+ * same mode and size; the RAM region's single dax device is that size
+ * too, at the region's start, 2 MiB aligned and bound to fsdev_dax.
+ */
+static void check_region(struct __test_metadata *_metadata, const char *kind,
+			 unsigned long long want, char *region, size_t rsize)
+{
+	char r[PATH_MAX], dec[PATH_MAX], target[64], mode[16], mem[64], memdir[PATH_MAX + 32];
+	char real[PATH_MAX], note_mem[64];
+	char *slash;
+	ssize_t len;
+
+	ASSERT_EQ(0, setup_note("cxlregion", kind, region, note_mem, rsize));
+	snprintf(r, sizeof(r), CXL_DEVICES "/%s", region);
+	ASSERT_EQ(0, sysfs_str(r, "mode", mode, sizeof(mode)));
+	EXPECT_STREQ(kind, mode);
+	EXPECT_EQ(want, sysfs_u64(r, "size"));
+	EXPECT_EQ(1ULL, sysfs_u64(r, "commit"));
+	EXPECT_EQ(1ULL, sysfs_u64(r, "interleave_ways"));
+	ASSERT_EQ(0, sysfs_str(r, "target0", target, sizeof(target)));
+	snprintf(dec, sizeof(dec), CXL_DEVICES "/%s", target);
+	ASSERT_EQ(0, sysfs_str(dec, "mode", mode, sizeof(mode)));
+	EXPECT_STREQ(kind, mode);
+	EXPECT_EQ(want, sysfs_u64(dec, "dpa_size"));
+	/* the decoder's endpoint port is the memdev of that kind */
+	ASSERT_NE(NULL, realpath(dec, real));
+	slash = strrchr(real, '/');
+	ASSERT_NE(NULL, slash);
+	*slash = 0;
+	snprintf(memdir, sizeof(memdir), "%s/uport", real);
+	ASSERT_NE(NULL, realpath(memdir, real));
+	snprintf(mem, sizeof(mem), "%s", basename(real));
+	EXPECT_STREQ(note_mem, mem);
+	snprintf(memdir, sizeof(memdir), CXL_DEVICES "/%s", mem);
+	EXPECT_EQ(want, sysfs_u64(memdir, strcmp(kind, "ram") ? "pmem/size" : "ram/size"));
+	/* bound to cxl_region */
+	snprintf(memdir, sizeof(memdir), "%s/driver", r);
+	len = readlink(memdir, real, sizeof(real) - 1);
+	ASSERT_GT(len, 0);
+	real[len] = 0;
+	EXPECT_STREQ("cxl_region", basename(real));
+}
+
+TEST(cxl_ram_region_is_one_fsdev_dax_of_qemu_size)
+{
+	unsigned long long want = env_u64("FAMFS_CXL_RAM_BYTES");
+	char region[64], dax[64], drv[64], path[PATH_MAX], link[PATH_MAX], r[PATH_MAX];
+	unsigned long long start;
+	struct stat st;
+	ssize_t len;
+
 	ASSERT_NE(0ULL, want);
-	ASSERT_EQ(0, stat("/sys/bus/cxl/devices/mem0", &st));
-	ASSERT_EQ(0, read_u64("/sys/bus/cxl/devices/mem0/pmem/size", &pmem));
-	ASSERT_EQ(0, read_u64("/sys/bus/cxl/devices/mem0/ram/size", &ram));
-	/* QEMU 7.2's cxl-type3 memdev= is persistent memory only */
-	EXPECT_EQ(want, pmem);
-	EXPECT_EQ(0ULL, ram);
-	/* and the CXL nvdimm bridge that would carry a pmem region */
-	EXPECT_EQ(0, stat("/sys/bus/cxl/devices/nvdimm-bridge0", &st));
+	check_region(_metadata, "ram", want, region, sizeof(region));
+	ASSERT_EQ(0, setup_note("cxlram", NULL, dax, drv, sizeof(dax)));
+	/* the name the tests' manifests use (setup-devices.sh: RAM first) */
+	EXPECT_STREQ("dax0.0", dax);
+	snprintf(r, sizeof(r), CXL_DEVICES "/%s", region);
+	start = sysfs_u64(r, "resource");
+	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s", dax);
+	EXPECT_EQ(want, sysfs_u64(path, "size"));
+	EXPECT_EQ(start, sysfs_u64(path, "resource"));
+	EXPECT_EQ(SZ_2M, sysfs_u64(path, "align"));
+	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/driver", dax);
+	len = readlink(path, link, sizeof(link) - 1);
+	ASSERT_GT(len, 0);
+	link[len] = 0;
+	EXPECT_STREQ("fsdev_dax", basename(link));
+	/* the dax device is the region's (its dax_region's child) */
+	snprintf(path, sizeof(path), CXL_DEVICES "/%s/dax_region%s/%s", region,
+		 region + strlen("region"), dax);
+	EXPECT_EQ(0, stat(path, &st));
+	/* none of it became system RAM: kmem let go of it */
+	snprintf(path, sizeof(path), "/sys/bus/dax/drivers/kmem/%s", dax);
+	EXPECT_NE(0, stat(path, &st));
+	snprintf(path, sizeof(path), "/dev/%s", dax);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
+TEST(cxl_pmem_region_of_qemu_size)
+{
+	unsigned long long want = env_u64("FAMFS_CXL_BYTES");
+	char region[64];
+
+	ASSERT_NE(0ULL, want);
+	check_region(_metadata, "pmem", want, region, sizeof(region));
+	/* its namespace and devdax device: pmem_sizes_match_qemu */
 }
 
 TEST_HARNESS_MAIN

@@ -1,14 +1,22 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Guest device setup, sysfs only (no ndctl): every pmem namespace (legacy
-# memmap= pmem and the emulated NVDIMM) becomes a devdax device with 2 MiB
-# alignment, bound to fsdev_dax; CXL memdevs are listed. What was set up
-# is written to /tmp/famfs-devices, one line per device:
-#   pmem <daxdev> <size-bytes> <driver> <namespace>
+# Guest device setup, sysfs only (Debian's ndctl cannot make CXL RAM
+# regions): first a CXL region on each CXL type-3 memdev, a RAM region on
+# the volatile one and a pmem region on the persistent one, as
+# `cxl create-region` would make them; the RAM region's dax device is
+# taken from kmem and bound to fsdev_dax, and the pmem region gets a
+# label-backed namespace. Then every pmem namespace (legacy memmap= pmem,
+# the emulated NVDIMMs and the CXL pmem region's) becomes a devdax device
+# with 2 MiB alignment, bound to fsdev_dax. What was set up is written to
+# /tmp/famfs-devices, one line per device:
+#   pmem <daxdev> <size-bytes> <driver> <namespace> <ns-bytes>
 #   raw <daxdev> <size-bytes> <driver> <namespace> <ns-bytes> <align>
 #   fsdax <pmemN> <size-bytes> nd_pmem <namespace> <ns-bytes>
 #   cxl  <memdev> <pmem-size-bytes> <ram-size-bytes>
+#   cxlregion <region> <ram|pmem> <memdev> <size-bytes> <decoder> <dpa-start>
+#   cxlram <daxdev> <size-bytes> <driver> <region>
+# Every step says what it did; any failure fails the setup (and the run).
 set -u
 out=/tmp/famfs-devices
 : >"$out"
@@ -95,6 +103,129 @@ devdax_fsdev() {
 	echo "pmem $dax $dsize $drv $nsname $size" >>"$out"
 }
 
+cxl=/sys/bus/cxl/devices
+
+# put VALUE FILE: write VALUE to the sysfs FILE, or say which write failed.
+put() {
+	echo "$1" >"$2" 2>/dev/null || { say "echo $1 > $2 failed"; return 1; }
+}
+
+# The endpoint port of CXL memdev $1 (endpointN), from its uport link.
+cxl_endpoint() {
+	for e in "$cxl"/endpoint*; do
+		[ -e "$e" ] || continue
+		[ "$(basename "$(readlink -f "$e/uport")")" = "$1" ] && { echo "${e##*/}"; return 0; }
+	done
+	return 1
+}
+
+# cxl_region KIND MEMDEV SIZE: a one-way interleaved KIND (ram or pmem)
+# region of SIZE bytes over the first free decoder of MEMDEV's endpoint,
+# under the root decoder that can hold KIND; committed and bound to
+# cxl_region. Sets $region to its name.
+cxl_region() {
+	kind=$1 mem=$2 size=$3
+	ep=$(cxl_endpoint "$mem") || { say "no endpoint port for $mem"; return 1; }
+	root=
+	for d in "$cxl"/decoder*.*; do
+		[ "$(cat "$d/cap_$kind" 2>/dev/null)" = 1 ] && { root=$d; break; }
+	done
+	[ -n "$root" ] || { say "no root decoder with cap_$kind"; return 1; }
+	edec=
+	for d in "$cxl/$ep"/decoder*.*; do
+		[ "$(cat "$d/size")" = 0x0 ] && { edec=$d; break; }
+	done
+	[ -n "$edec" ] || { say "no free decoder on $ep"; return 1; }
+	region=$(cat "$root/create_${kind}_region") || return 1
+	put "$region" "$root/create_${kind}_region" || return 1
+	r=$cxl/$region
+	if [ "$kind" = pmem ]; then
+		put "$(cat /proc/sys/kernel/random/uuid)" "$r/uuid" || return 1
+	fi
+	put "$(cat "$root/interleave_granularity")" "$r/interleave_granularity" || return 1
+	put 1 "$r/interleave_ways" || return 1
+	put "$kind" "$edec/mode" || return 1
+	put "$size" "$edec/dpa_size" || return 1
+	put "$size" "$r/size" || return 1
+	put "${edec##*/}" "$r/target0" || return 1
+	put 1 "$r/commit" || return 1
+	if [ ! -e "$r/driver" ]; then
+		put "$region" /sys/bus/cxl/drivers/cxl_region/bind || return 1
+	fi
+	dpa=$(cat "$edec/dpa_resource")
+	say "CXL $region: $kind, $mem ($ep ${edec##*/}, DPA $dpa), $((size)) bytes, HPA $(cat "$r/resource")"
+	echo "cxlregion $region $kind $mem $((size)) ${edec##*/} $((dpa))" >>"$out"
+}
+
+# The RAM region's dax device: kmem took it (its memory hotplugged,
+# offline); give it to fsdev_dax.
+cxl_ram_dax() {
+	dax=
+	for x in "$cxl/$region"/dax_region*/dax*.*; do
+		[ -e "$x" ] && dax=${x##*/} && break
+	done
+	[ -n "$dax" ] || { say "no dax device under $region"; return 1; }
+	drv=$(basename "$(readlink "/sys/bus/dax/devices/$dax/driver")")
+	if [ -n "$drv" ] && [ "$drv" != fsdev_dax ]; then
+		put "$dax" "/sys/bus/dax/drivers/$drv/unbind" || return 1
+	fi
+	put "$dax" /sys/bus/dax/drivers/fsdev_dax/new_id || return 1
+	drv=$(basename "$(readlink "/sys/bus/dax/devices/$dax/driver")")
+	[ "$drv" = fsdev_dax ] || { say "$dax is bound to '$drv', not fsdev_dax"; return 1; }
+	dsize=$(cat "/sys/bus/dax/devices/$dax/size")
+	say "CXL $region -> /dev/$dax ($dsize bytes, $drv)"
+	echo "cxlram $dax $dsize $drv $region" >>"$out"
+}
+
+# A label-backed namespace filling the nd region of a CXL pmem region
+# (left for the namespace loop below to make a devdax device).
+cxl_pmem_ns() {
+	# The nd region sits on the CXL nvdimm bridge's bus, not under the
+	# CXL region: the one at the region's host physical address. Its
+	# probe may still be running: a few seconds for it.
+	hpa=$(cat "$cxl/$region/resource")
+	ndr=
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		for x in "$nd"/devices/region*; do
+			[ "$(cat "$x/resource" 2>/dev/null)" = "$hpa" ] && ndr=${x##*/} && break
+		done
+		[ -n "$ndr" ] && break
+		sleep 1
+	done
+	[ -n "$ndr" ] || { say "no nd region at $hpa for $region"; return 1; }
+	avail=$(cat "$nd/devices/$ndr/available_size")
+	ns=$nd/devices/$(cat "$nd/devices/$ndr/namespace_seed")
+	put "$(cat /proc/sys/kernel/random/uuid)" "$ns/uuid" || return 1
+	put "$avail" "$ns/size" || return 1
+	say "CXL $region -> $ndr ${ns##*/} ($avail bytes)"
+}
+
+# The RAM regions first, then the pmem ones, whatever the memdevs' numbers
+# (cxl_pci probes asynchronously): region ids come from one allocator
+# shared with the nd regions, and the order makes the names stable, the
+# CXL RAM region's dax device dax0.0 and the CXL pmem region's dax4.0
+# beside the NVDIMMs' dax1.0, dax2.0 and legacy pmem's dax3.0.
+for m in "$cxl"/mem*; do
+	[ -e "$m" ] || continue
+	p=$(cat "$m/pmem/size" 2>/dev/null || echo 0)
+	r=$(cat "$m/ram/size" 2>/dev/null || echo 0)
+	say "CXL ${m##*/}: pmem $((p)) bytes, ram $((r)) bytes, serial $(cat "$m/serial")"
+	echo "cxl ${m##*/} $((p)) $((r))" >>"$out"
+done
+for kind in ram pmem; do
+	for m in "$cxl"/mem*; do
+		[ -e "$m" ] || continue
+		mem=${m##*/}
+		size=$(cat "$m/$kind/size" 2>/dev/null || echo 0)
+		[ $((size)) -gt 0 ] || continue
+		if [ $kind = ram ]; then
+			cxl_region ram "$mem" $((size)) && cxl_ram_dax
+		else
+			cxl_region pmem "$mem" $((size)) && cxl_pmem_ns
+		fi || { say "FAILED on the $kind region of $mem"; exit 1; }
+	done
+done
+
 for ns in "$nd"/devices/namespace*.*; do
 	[ -e "$ns" ] || continue
 	if [ "$(mode_of "$(cat "$ns/size")")" = fsdax ]; then
@@ -104,11 +235,4 @@ for ns in "$nd"/devices/namespace*.*; do
 	fi
 done
 
-for m in /sys/bus/cxl/devices/mem*; do
-	[ -e "$m" ] || continue
-	p=$(cat "$m/pmem/size" 2>/dev/null || echo 0)
-	r=$(cat "$m/ram/size" 2>/dev/null || echo 0)
-	say "CXL ${m##*/}: pmem $((p)) bytes, ram $((r)) bytes"
-	echo "cxl ${m##*/} $((p)) $((r))" >>"$out"
-done
 exit 0
