@@ -717,28 +717,33 @@ static inline void famfs_dax_driver(const char *dax, char *out, size_t size)
 	}
 }
 
-/* Move a dax device from fsdev_dax to device_dax (raw mmap) or back. */
+/*
+ * Move a dax device from fsdev_dax to device_dax (raw mmap) or back. By
+ * new_id, which binds the device too: device_dax does not match a CXL RAM
+ * region's dax device by type (those are kmem's), only by name.
+ */
 static inline int famfs_dax_rebind(const char *dax, bool to_raw)
 {
-	char drv[64];
+	const char *from = to_raw ? "fsdev_dax" : "device_dax";
+	const char *to = to_raw ? "device_dax" : "fsdev_dax";
+	char drv[64], path[96];
 	int rc;
 
 	famfs_dax_driver(dax, drv, sizeof(drv));
-	if (to_raw) {
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", dax);
-		if (!strcmp(drv, "fsdev_dax")) {
-			rc = famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/unbind", dax);
-			if (rc)
-				return rc;
-		}
-		return famfs_write_str("/sys/bus/dax/drivers/device_dax/bind", dax);
-	}
-	if (!strcmp(drv, "device_dax")) {
-		rc = famfs_write_str("/sys/bus/dax/drivers/device_dax/unbind", dax);
+	snprintf(path, sizeof(path), "/sys/bus/dax/drivers/%s/remove_id", from);
+	famfs_write_str(path, dax);
+	if (!strcmp(drv, from)) {
+		snprintf(path, sizeof(path), "/sys/bus/dax/drivers/%s/unbind", from);
+		rc = famfs_write_str(path, dax);
 		if (rc)
 			return rc;
 	}
-	return famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dax);
+	snprintf(path, sizeof(path), "/sys/bus/dax/drivers/%s/new_id", to);
+	rc = famfs_write_str(path, dax);
+	if (rc)
+		return rc;
+	famfs_dax_driver(dax, drv, sizeof(drv));
+	return strcmp(drv, to) ? -ENODEV : 0;
 }
 
 /* /dev/kmsg, read from its end on: the records logged from now on. */

@@ -7,6 +7,13 @@
  * file byte must land on which daxdev, what EOF does, which faults map
  * PMDs. The raw check unmounts, moves the daxdevs from fsdev_dax to
  * device_dax (which can be mmap'ed raw) and reads the bytes back there.
+ *
+ * Every case runs on two sets of devices (the fixture variants): pmem
+ * (the NVDIMMs and legacy pmem) and cxl, where manifest device 1 is the
+ * CXL RAM region's daxdev and device 2 the CXL pmem region's: there
+ * "odd" and "big" live on CXL RAM alone, "simple" has extents on an
+ * NVDIMM and CXL RAM, "stripe2" is interleaved across the two, "stripe3"
+ * and "stripe3s" across the NVDIMM, CXL RAM and CXL pmem.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -51,9 +58,15 @@ static const struct layout layouts[] = {
 };
 
 #define NLAYOUTS ((int)ARRAY_SIZE(layouts))
-/* manifest device index -> daxdev (tests/guest/setup-devices.sh names) */
-static const char *const daxdevs[] = { "dax1.0", "dax3.0", "dax2.0" };
-#define NDEVS ((int)ARRAY_SIZE(daxdevs))
+#define NDEVS 3
+/*
+ * Manifest device index -> daxdev (tests/guest/setup-devices.sh names;
+ * /tmp/famfs-devices says which is which): dax1.0 the 1 GiB NVDIMM, dax3.0
+ * legacy pmem (2 GiB), dax2.0 the 512 MiB NVDIMM; dax0.0 the CXL RAM
+ * region (2 GiB), dax4.0 the CXL pmem region (512 MiB).
+ */
+static const char *const pmem_devs[NDEVS] = { "dax1.0", "dax3.0", "dax2.0" };
+static const char *const cxl_devs[NDEVS] = { "dax1.0", "dax0.0", "dax4.0" };
 
 /* Where file byte fo of l lives: device and device offset (naively). */
 static void where(const struct layout *l, unsigned long long fo, int *dev,
@@ -101,6 +114,44 @@ static int layout_index(const char *name)
 static void manifest_file(char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%s", famfs_manifests(), FAULT_MANIFEST);
+}
+
+/*
+ * fault.manifest with its daxdev lines naming devs[] instead, written to
+ * /tmp/fault-NAME.manifest (path in buf). 0 or -errno.
+ */
+static int manifest_for(const char *const *devs, const char *name, char *buf, size_t size)
+{
+	char src[PATH_MAX], line[512];
+	FILE *in, *out;
+	int idx, rc = 0;
+
+	manifest_file(src, sizeof(src));
+	snprintf(buf, size, "/tmp/fault-%s.manifest", name);
+	in = fopen(src, "r");
+	if (!in)
+		return -errno;
+	out = fopen(buf, "w");
+	if (!out) {
+		rc = -errno;
+		fclose(in);
+		return rc;
+	}
+	while (fgets(line, sizeof(line), in)) {
+		if (sscanf(line, "daxdev %d", &idx) == 1) {
+			if (idx < 0 || idx >= NDEVS) {
+				rc = -EINVAL;
+				break;
+			}
+			fprintf(out, "daxdev %d /dev/%s\n", idx, devs[idx]);
+		} else {
+			fputs(line, out);
+		}
+	}
+	fclose(in);
+	if (fclose(out) && !rc)
+		rc = -EIO;
+	return rc;
 }
 
 static void path_of(char *buf, size_t size, const struct famfs_mount *m, const char *name)
@@ -156,8 +207,24 @@ static void rawmap_close(struct rawmap *r)
 	r->fd = -1;
 }
 
+/* fp: a mounted namespace of the fault manifest on the variant's devices */
 FIXTURE(fp) {
 	struct famfs_mount m;
+};
+
+FIXTURE_VARIANT(fp) {
+	const char *const *devs;
+	const char *name;
+};
+
+FIXTURE_VARIANT_ADD(fp, pmem) {
+	.devs = pmem_devs,
+	.name = "pmem",
+};
+
+FIXTURE_VARIANT_ADD(fp, cxl) {
+	.devs = cxl_devs,
+	.name = "cxl",
 };
 
 FIXTURE_SETUP(fp)
@@ -166,7 +233,7 @@ FIXTURE_SETUP(fp)
 	int rc, status;
 
 	ASSERT_TRUE(module_loaded("famfs_rs"));
-	manifest_file(manifest, sizeof(manifest));
+	ASSERT_EQ(0, manifest_for(variant->devs, variant->name, manifest, sizeof(manifest)));
 	rc = famfs_mount_start(&self->m, manifest, NULL, true, &status);
 	ASSERT_EQ(0, rc) TH_LOG("famfs_server %s: %s (status %#x)", manifest,
 				strerror(-rc), status);
@@ -490,18 +557,50 @@ TEST_F(fp, processes_and_mounts_share_writes)
 }
 
 /*
+ * devs: the variant's manifest, no mount (the cases mount for themselves)
+ */
+FIXTURE(devs) {
+	char manifest[PATH_MAX];
+};
+
+FIXTURE_VARIANT(devs) {
+	const char *const *devs;
+	const char *name;
+};
+
+FIXTURE_VARIANT_ADD(devs, pmem) {
+	.devs = pmem_devs,
+	.name = "pmem",
+};
+
+FIXTURE_VARIANT_ADD(devs, cxl) {
+	.devs = cxl_devs,
+	.name = "cxl",
+};
+
+FIXTURE_SETUP(devs)
+{
+	ASSERT_TRUE(module_loaded("famfs_rs"));
+	ASSERT_EQ(0, manifest_for(variant->devs, variant->name, self->manifest,
+				  sizeof(self->manifest)));
+}
+
+FIXTURE_TEARDOWN(devs)
+{
+}
+
+/*
  * Another connection cannot take daxdevs this one holds (fs_dax_get:
  * EBUSY); unmounting releases them, and then it can.
  */
-TEST(daxdevs_held_per_connection_and_released_on_unmount)
+TEST_F(devs, daxdevs_held_per_connection_and_released_on_unmount)
 {
 	struct famfs_mount a, b;
-	char manifest[PATH_MAX], path[PATH_MAX];
+	char path[PATH_MAX];
 	int fd;
 
-	manifest_file(manifest, sizeof(manifest));
-	ASSERT_EQ(0, famfs_mount_start(&a, manifest, NULL, true, NULL));
-	ASSERT_EQ(0, famfs_mount_start(&b, manifest, NULL, true, NULL));
+	ASSERT_EQ(0, famfs_mount_start(&a, self->manifest, NULL, true, NULL));
+	ASSERT_EQ(0, famfs_mount_start(&b, self->manifest, NULL, true, NULL));
 	path_of(path, sizeof(path), &a, "simple");
 	fd = open(path, O_RDONLY);
 	ASSERT_GE(fd, 0);
@@ -540,16 +639,16 @@ TEST(rmmod_refused_while_mounted)
  * Bytes written through the files are on the devices where the layouts
  * say: after unmount, read them through raw device_dax mappings.
  */
-TEST(writes_land_where_the_fmap_says)
+TEST_F(devs, writes_land_where_the_fmap_says)
 {
 	struct rawmap raw[NDEVS] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
+	const char *const *daxdevs = variant->devs;
 	unsigned long long fo, doff, w = 0;
-	char manifest[PATH_MAX], path[PATH_MAX], drv[64];
+	char path[PATH_MAX], drv[64];
 	struct famfs_mount m;
 	int i, dev, fd, checked = 0;
 
-	manifest_file(manifest, sizeof(manifest));
-	ASSERT_EQ(0, famfs_mount_start(&m, manifest, NULL, true, NULL));
+	ASSERT_EQ(0, famfs_mount_start(&m, self->manifest, NULL, true, NULL));
 	for (i = 0; i < NLAYOUTS; i++) {
 		const struct layout *l = &layouts[i];
 		unsigned long long *map;

@@ -24,6 +24,8 @@
  * lies in one strip: the other strip's chunks and the other device's file
  * are untouched.
  *
+ * Every case runs on NVDIMMs and on CXL memory (the fixture variants).
+ *
  * Each case poisons device ranges that no other test uses: a poisoned page
  * keeps its HWPoison flag.
  */
@@ -230,20 +232,43 @@ FIXTURE(poison) {
 	char manifest[64];
 };
 
+/*
+ * The two devices and where this test's ranges start on each (in MiB):
+ * pmem, the first NVDIMM and the second; cxl, the CXL pmem region's
+ * daxdev and the CXL RAM region's (tests/guest/setup-devices.sh), so the
+ * simple files fail on persistent CXL memory and the interleaved file's
+ * page on volatile CXL memory.
+ */
+FIXTURE_VARIANT(poison) {
+	const char *dev0, *dev1;
+	unsigned int base0, base1;
+};
+
+FIXTURE_VARIANT_ADD(poison, pmem) {
+	.dev0 = "dax1.0", .dev1 = "dax2.0", .base0 = 600, .base1 = 400,
+};
+
+FIXTURE_VARIANT_ADD(poison, cxl) {
+	.dev0 = "dax4.0", .dev1 = "dax0.0", .base0 = 200, .base1 = 1400,
+};
+
 FIXTURE_SETUP(poison)
 {
+	unsigned int b0 = variant->base0, b1 = variant->base1;
+
 	snprintf(self->manifest, sizeof(self->manifest), "/tmp/poison.%d", getpid());
 	/*
-	 * dev 0 is /dev/dax1.0, dev 1 /dev/dax2.0. a1, a2 and b: simple
-	 * files on dev 0; i: interleaved, 2 MiB chunks, strip 0 on dev 0 and strip 1
-	 * on dev 1; c: a file on dev 1. The ranges are this test's alone, and
-	 * each case poisons its own page.
+	 * a1, a2 and b: simple files on dev 0; i: interleaved, 2 MiB chunks,
+	 * strip 0 on dev 0 and strip 1 on dev 1; c: a file on dev 1. The
+	 * ranges are this test's alone, and each case poisons its own page.
 	 */
-	ASSERT_EQ(0, famfs_write_manifest(self->manifest, "%s%s%s%s",
-					  "daxdev 0 /dev/dax1.0\ndaxdev 1 /dev/dax2.0\n",
-					  "file a1 8M simple 0:600M:8M\nfile a2 8M simple 0:620M:8M\n",
-					  "file b 4M simple 0:608M:4M\nfile c 4M simple 1:404M:4M\n",
-					  "file i 8M interleave 2M 8M 0:612M:4M 1:400M:4M\n"));
+	ASSERT_EQ(0, famfs_write_manifest(self->manifest,
+					  "daxdev 0 /dev/%s\ndaxdev 1 /dev/%s\n"
+					  "file a1 8M simple 0:%uM:8M\nfile a2 8M simple 0:%uM:8M\n"
+					  "file b 4M simple 0:%uM:4M\nfile c 4M simple 1:%uM:4M\n"
+					  "file i 8M interleave 2M 8M 0:%uM:4M 1:%uM:4M\n",
+					  variant->dev0, variant->dev1, b0, b0 + 20, b0 + 8, b1 + 4,
+					  b0 + 12, b1));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, self->manifest, NULL, true, NULL));
 }
 
@@ -392,8 +417,9 @@ TEST_F_TIMEOUT(poison, simple_file_injected_pfn_signals_the_early_kill_mapper, 1
 TEST_F_TIMEOUT(poison, interleaved_file_loses_only_the_page_in_one_strip, 120)
 {
 	/*
-	 * i: chunk 0 on dev 0 @612M, chunk 1 on dev 1 @400M, chunk 2 on dev 0
-	 * @614M, chunk 3 on dev 1 @402M. The victim poisons a page of chunk 1;
+	 * i: chunk 0 on dev 0 @base0+12M, chunk 1 on dev 1 @base1, chunk 2 on
+	 * dev 0 @base0+14M, chunk 3 on dev 1 @base1+2M. The victim poisons a
+	 * page of chunk 1;
 	 * the bystander maps chunks 2 and 3 (both devices), the neighbour c,
 	 * on the failed page's device.
 	 */
