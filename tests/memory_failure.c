@@ -280,11 +280,12 @@ FIXTURE_TEARDOWN(poison)
 
 /*
  * Poisons victim->poff of victim's range, with a bystander and a neighbour
- * mapping; checks what each saw.
+ * mapping; checks what each saw. With dax (BY_INJECT), the page's pfn
+ * must be that dax device's memory.
  */
 static void three_processes(struct __test_metadata *_metadata, struct famfs_mount *m,
 			    const struct role *victim, const struct role *by,
-			    const struct role *nb, enum how how)
+			    const struct role *nb, enum how way, const char *dax)
 {
 	const struct role *roles[3] = { victim, by, nb };
 	int to[3], from[3];
@@ -295,25 +296,39 @@ static void three_processes(struct __test_metadata *_metadata, struct famfs_moun
 	/* a child that died makes a write fail, not kill the test */
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < 3; i++) {
-		pid[i] = start_role(m, roles[i], i == 0, how, &to[i], &from[i]);
+		pid[i] = start_role(m, roles[i], i == 0, way, &to[i], &from[i]);
 		ASSERT_GT(pid[i], 0);
 	}
 	for (i = 0; i < 3; i++) {
 		unsigned long long ready = 0;
-		ssize_t want = (i == 0 && how == BY_INJECT) ? 8 : 1;
+		ssize_t want = (i == 0 && way == BY_INJECT) ? 8 : 1;
 
 		ASSERT_EQ(want, read(from[i], &ready, want)) TH_LOG("role %d did not start", i);
-		if (i == 0 && how == BY_INJECT) {
+		if (i == 0 && way == BY_INJECT) {
 			char pfn[32];
 
 			ASSERT_NE(0ULL, ready) TH_LOG("no pfn for the victim's page");
+			/* the page is memory of the victim's device, dev 0 */
+			if (dax) {
+				unsigned long long start = 0, size = 0, pa = ready * PG;
+				char path[96];
+
+				snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/resource",
+					 dax);
+				ASSERT_EQ(0, read_u64(path, &start));
+				snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s/size", dax);
+				ASSERT_EQ(0, read_u64(path, &size));
+				EXPECT_TRUE(pa >= start && pa < start + size)
+					TH_LOG("pfn %#llx is not in %s [%#llx, +%#llx)", ready,
+					       dax, start, size);
+			}
 			snprintf(pfn, sizeof(pfn), "%llu", ready);
 			ASSERT_EQ(1, write(to[0], "g", 1));
 			ASSERT_EQ(0, famfs_write_str(CORRUPT_PFN, pfn))
 				TH_LOG("cannot inject at pfn %s", pfn);
 		}
 	}
-	if (how == BY_MADVISE)
+	if (way == BY_MADVISE)
 		ASSERT_EQ(1, write(to[0], "g", 1));
 	ASSERT_EQ((ssize_t)sizeof(s[0]), read(from[0], &s[0], sizeof(s[0])));
 	/* only now do the others look at their data */
@@ -333,7 +348,7 @@ static void three_processes(struct __test_metadata *_metadata, struct famfs_moun
 	       s[1].sig, s[1].diff, s[2].sig, s[2].diff);
 	EXPECT_EQ(0, s[0].err);
 	EXPECT_EQ(SIGBUS, s[0].sig);
-	EXPECT_EQ(how == BY_MADVISE ? BUS_MCEERR_AR : BUS_MCEERR_AO, s[0].code);
+	EXPECT_EQ(way == BY_MADVISE ? BUS_MCEERR_AR : BUS_MCEERR_AO, s[0].code);
 	EXPECT_EQ(s[0].want, s[0].addr);
 	EXPECT_TRUE(s[0].lsb == 12 || s[0].lsb == 21) TH_LOG("lsb %d", s[0].lsb);
 	for (i = 1; i < 3; i++) {
@@ -397,7 +412,7 @@ TEST_F_TIMEOUT(poison, simple_file_madvise_hits_only_the_mapper_of_the_page, 120
 	struct role by = { "a1", 4 * MB, 4 * MB, 0, 1 };
 	struct role nb = { "b", 0, 4 * MB, 0, 2 };
 
-	three_processes(_metadata, &self->m, &v, &by, &nb, BY_MADVISE);
+	three_processes(_metadata, &self->m, &v, &by, &nb, BY_MADVISE, NULL);
 	after(_metadata, &self->m, "a1", 8 * MB, 3 * MB + PG, 5 * MB, 1);
 }
 
@@ -410,7 +425,7 @@ TEST_F_TIMEOUT(poison, simple_file_injected_pfn_signals_the_early_kill_mapper, 1
 
 	if (access(CORRUPT_PFN, W_OK))
 		ASSERT_EQ(0, access(CORRUPT_PFN, W_OK)) TH_LOG("no %s", CORRUPT_PFN);
-	three_processes(_metadata, &self->m, &v, &by, &nb, BY_INJECT);
+	three_processes(_metadata, &self->m, &v, &by, &nb, BY_INJECT, variant->dev0);
 	after(_metadata, &self->m, "a2", 8 * MB, 8 * PG, 3 * MB, 1);
 }
 
@@ -427,7 +442,7 @@ TEST_F_TIMEOUT(poison, interleaved_file_loses_only_the_page_in_one_strip, 120)
 	struct role by = { "i", 4 * MB, 4 * MB, 0, 3 };
 	struct role nb = { "c", 0, 4 * MB, 0, 4 };
 
-	three_processes(_metadata, &self->m, &v, &by, &nb, BY_MADVISE);
+	three_processes(_metadata, &self->m, &v, &by, &nb, BY_MADVISE, NULL);
 	after(_metadata, &self->m, "i", 8 * MB, 2 * MB + 16 * PG, 6 * MB, 3);
 	/* chunk 0, written by nobody here, still reads */
 	{
