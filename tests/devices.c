@@ -130,7 +130,7 @@ TEST(pmem_sizes_match_qemu)
 			/* the label-backed namespace fills the pmem region */
 			EXPECT_EQ(want_cxl, ns_size);
 			/* the name the tests' manifests use */
-			EXPECT_STREQ("dax4.0", d[i].name);
+			EXPECT_STREQ("dax0.0", d[i].name);
 			seen_cxl++;
 		} else {
 			TH_LOG("unexpected nvdimm provider %s", provider);
@@ -317,7 +317,7 @@ TEST(cxl_ram_region_is_one_fsdev_dax_of_qemu_size)
 	check_region(_metadata, "ram", want, region, sizeof(region));
 	ASSERT_EQ(0, setup_note("cxlram", NULL, dax, drv, sizeof(dax)));
 	/* the name the tests' manifests use (setup-devices.sh: RAM first) */
-	EXPECT_STREQ("dax0.0", dax);
+	EXPECT_STREQ("dax4.0", dax);
 	snprintf(r, sizeof(r), CXL_DEVICES "/%s", region);
 	start = sysfs_u64(r, "resource");
 	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s", dax);

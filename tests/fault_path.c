@@ -62,11 +62,11 @@ static const struct layout layouts[] = {
 /*
  * Manifest device index -> daxdev (tests/guest/setup-devices.sh names;
  * /tmp/famfs-devices says which is which): dax1.0 the 1 GiB NVDIMM, dax3.0
- * legacy pmem (2 GiB), dax2.0 the 512 MiB NVDIMM; dax0.0 the CXL RAM
- * region (2 GiB), dax4.0 the CXL pmem region (512 MiB).
+ * legacy pmem (2 GiB), dax2.0 the 512 MiB NVDIMM; dax4.0 the CXL RAM
+ * region (2 GiB), dax0.0 the CXL pmem region (512 MiB).
  */
 static const char *const pmem_devs[NDEVS] = { "dax1.0", "dax3.0", "dax2.0" };
-static const char *const cxl_devs[NDEVS] = { "dax1.0", "dax0.0", "dax4.0" };
+static const char *const cxl_devs[NDEVS] = { "dax1.0", "dax4.0", "dax0.0" };
 
 /* Where file byte fo of l lives: device and device offset (naively). */
 static void where(const struct layout *l, unsigned long long fo, int *dev,

@@ -249,7 +249,7 @@ FIXTURE_VARIANT_ADD(poison, pmem) {
 };
 
 FIXTURE_VARIANT_ADD(poison, cxl) {
-	.dev0 = "dax4.0", .dev1 = "dax0.0", .base0 = 200, .base1 = 1400,
+	.dev0 = "dax0.0", .dev1 = "dax4.0", .base0 = 200, .base1 = 1400,
 };
 
 FIXTURE_SETUP(poison)

@@ -25,7 +25,7 @@ while read -r kind name size drv ns nssize rest; do
 	esac
 done </tmp/famfs-devices
 cxldax=$(awk '$1 == "cxlram" { print $2 }' /tmp/famfs-devices)
-[ "$cxldax" = dax0.0 ] || { say "the CXL RAM daxdev is '$cxldax', not dax0.0"; exit 1; }
+[ "$cxldax" = dax4.0 ] || { say "the CXL RAM daxdev is '$cxldax', not dax4.0"; exit 1; }
 echo "--- loading famfs_rs"
 insmod /famfs/famfs_rs.ko
 printf '  /sys/module/famfs_rs: refcnt %s, taint %s, initstate %s\n' \
@@ -79,13 +79,13 @@ fsdev() {
 	echo "$1" >/sys/bus/dax/drivers/device_dax/unbind
 	echo "$1" >/sys/bus/dax/drivers/fsdev_dax/new_id
 }
-echo "--- after unmount: dax0.0 (CXL) and dax1.0 (NVDIMM) moved to device_dax, read raw"
-raw dax0.0
+echo "--- after unmount: dax4.0 (CXL) and dax1.0 (NVDIMM) moved to device_dax, read raw"
+raw dax4.0
 raw dax1.0
-peek dax0.0 $((64 * MiB + 3 * MiB + 100)) "$t1"
+peek dax4.0 $((64 * MiB + 3 * MiB + 100)) "$t1"
 peek dax1.0 $((34 * MiB + 7)) "$t2"
-peek dax0.0 $((34 * MiB + 9)) "$t3"
-fsdev dax0.0
+peek dax4.0 $((34 * MiB + 9)) "$t3"
+fsdev dax4.0
 fsdev dax1.0
 
 # Where a daxdev offset is in QEMU's backing file. CXL RAM: the dax device
@@ -94,10 +94,10 @@ fsdev dax1.0
 # device's DPA 0 is byte 0 of its memory backend. NVDIMM: the namespace
 # is the whole label-less NVDIMM, whose SPA range is its nd region's,
 # byte 0 of its backend at the region's start.
-region=$(note cxlram dax0.0 | cut -d' ' -f5)
+region=$(note cxlram dax4.0 | cut -d' ' -f5)
 rstart=$(cat "/sys/bus/cxl/devices/$region/resource")
 dpa=$(note cxlregion "$region" | cut -d' ' -f7)
-dstart=$(cat /sys/bus/dax/devices/dax0.0/resource)
+dstart=$(cat /sys/bus/dax/devices/dax4.0/resource)
 cxl_at=$((dpa + dstart - rstart))
 ndregion=$(awk '$2 == "dax1.0" { print $5 }' /tmp/famfs-devices)
 ndregion=region${ndregion#namespace}

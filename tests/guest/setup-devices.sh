@@ -17,8 +17,13 @@
 #   cxlregion <region> <ram|pmem> <memdev> <size-bytes> <decoder> <dpa-start>
 #   cxlram <daxdev> <size-bytes> <driver> <region>
 # Every step says what it did; any failure fails the setup (and the run).
+#
+# setup-devices.sh --cxl-ram makes the CXL RAM regions (and their dax
+# devices on fsdev_dax) again, and nothing else, after a test destroyed
+# them; its notes go to /tmp/famfs-devices.again.
 set -u
 out=/tmp/famfs-devices
+[ "${1:-}" = --cxl-ram ] && out=/tmp/famfs-devices.again
 : >"$out"
 nd=/sys/bus/nd
 
@@ -133,9 +138,13 @@ cxl_region() {
 	[ -n "$root" ] || { say "no root decoder with cap_$kind"; return 1; }
 	edec=
 	for d in "$cxl/$ep"/decoder*.*; do
-		[ "$(cat "$d/size")" = 0x0 ] && { edec=$d; break; }
+		[ $(($(cat "$d/size"))) -eq 0 ] && { edec=$d; break; }
 	done
 	[ -n "$edec" ] || { say "no free decoder on $ep"; return 1; }
+	# a decoder whose region was deleted keeps its DPA: free it
+	if [ $(($(cat "$edec/dpa_size"))) -ne 0 ]; then
+		put 0 "$edec/dpa_size" || return 1
+	fi
 	region=$(cat "$root/create_${kind}_region") || return 1
 	put "$region" "$root/create_${kind}_region" || return 1
 	r=$cxl/$region
@@ -160,16 +169,28 @@ cxl_region() {
 # The RAM region's dax device: kmem took it (its memory hotplugged,
 # offline); give it to fsdev_dax.
 cxl_ram_dax() {
+	# made by the cxl_dax_region driver's probe, which may still be
+	# running: a few seconds for it
 	dax=
-	for x in "$cxl/$region"/dax_region*/dax*.*; do
-		[ -e "$x" ] && dax=${x##*/} && break
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		for x in "$cxl/$region"/dax_region*/dax*.*; do
+			[ -e "$x" ] && dax=${x##*/} && break
+		done
+		[ -n "$dax" ] && break
+		sleep 1
 	done
 	[ -n "$dax" ] || { say "no dax device under $region"; return 1; }
-	drv=$(basename "$(readlink "/sys/bus/dax/devices/$dax/driver")")
-	if [ -n "$drv" ] && [ "$drv" != fsdev_dax ]; then
-		put "$dax" "/sys/bus/dax/drivers/$drv/unbind" || return 1
-	fi
-	put "$dax" /sys/bus/dax/drivers/fsdev_dax/new_id || return 1
+	# The device shows in sysfs before kmem's probe of it has run: if
+	# kmem takes it after all, unbind it again (three tries).
+	for _ in 1 2 3; do
+		drv=$(basename "$(readlink "/sys/bus/dax/devices/$dax/driver")")
+		[ "$drv" = fsdev_dax ] && break
+		if [ -n "$drv" ]; then
+			put "$dax" "/sys/bus/dax/drivers/$drv/unbind" || return 1
+		fi
+		put "$dax" /sys/bus/dax/drivers/fsdev_dax/new_id || return 1
+		sleep 1
+	done
 	drv=$(basename "$(readlink "/sys/bus/dax/devices/$dax/driver")")
 	[ "$drv" = fsdev_dax ] || { say "$dax is bound to '$drv', not fsdev_dax"; return 1; }
 	dsize=$(cat "/sys/bus/dax/devices/$dax/size")
@@ -200,11 +221,15 @@ cxl_pmem_ns() {
 	say "CXL $region -> $ndr ${ns##*/} ($avail bytes)"
 }
 
-# The RAM regions first, then the pmem ones, whatever the memdevs' numbers
-# (cxl_pci probes asynchronously): region ids come from one allocator
-# shared with the nd regions, and the order makes the names stable, the
-# CXL RAM region's dax device dax0.0 and the CXL pmem region's dax4.0
-# beside the NVDIMMs' dax1.0, dax2.0 and legacy pmem's dax3.0.
+# The pmem regions first, then the RAM ones, whatever the memdevs'
+# numbers (cxl_pci probes asynchronously). Region ids come from one
+# allocator shared with the nd regions, and the order makes the names
+# stable: the CXL pmem region's dax device is dax0.0 and the CXL RAM
+# region's dax4.0, beside the NVDIMMs' dax1.0, dax2.0 and legacy pmem's
+# dax3.0. And the RAM region's decoders are the last ones committed on
+# the host bridge, so that it can be destroyed and made again
+# (tests/cxl_region_removal.c): decoders are committed and reset in
+# order.
 for m in "$cxl"/mem*; do
 	[ -e "$m" ] || continue
 	p=$(cat "$m/pmem/size" 2>/dev/null || echo 0)
@@ -212,7 +237,9 @@ for m in "$cxl"/mem*; do
 	say "CXL ${m##*/}: pmem $((p)) bytes, ram $((r)) bytes, serial $(cat "$m/serial")"
 	echo "cxl ${m##*/} $((p)) $((r))" >>"$out"
 done
-for kind in ram pmem; do
+kinds="pmem ram"
+[ "${1:-}" = --cxl-ram ] && kinds=ram
+for kind in $kinds; do
 	for m in "$cxl"/mem*; do
 		[ -e "$m" ] || continue
 		mem=${m##*/}
@@ -225,6 +252,7 @@ for kind in ram pmem; do
 		fi || { say "FAILED on the $kind region of $mem"; exit 1; }
 	done
 done
+[ "${1:-}" = --cxl-ram ] && exit 0
 
 for ns in "$nd"/devices/namespace*.*; do
 	[ -e "$ns" ] || continue

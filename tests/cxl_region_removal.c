@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A CXL region destroyed under a mount, and made again. This is a device
+ * event that only CXL memory has: the administrator takes the RAM region
+ * away from the cxl_region driver (what `cxl disable-region` does), which
+ * unregisters its dax_region and with it the dax device a famfs mount
+ * holds; famfs_rs hears of it as a removal (notify_failure with
+ * MF_MEM_PRE_REMOVE). Then the region is decommitted and deleted, and a
+ * new region is made over the same device memory, whose dax device gets
+ * the old one's name. What must hold:
+ *
+ * - the unbind completes with a file on the region mapped (PMD and PTE);
+ *   that mapping raises SIGBUS, read() and write() fail with ENXIO, a file
+ *   on the region never opened fails to open with ENXIO, and a file on
+ *   another device (an NVDIMM) keeps working;
+ * - decommit and delete work with the mount still up;
+ * - the new region's dax device, though it has the old name and is the
+ *   same memory, is out of the first mount's reach: its files keep
+ *   failing with ENXIO;
+ * - a second mount takes the new device and finds the bytes written
+ *   through the first mount before the removal (the new region is the
+ *   same device memory), and the first mount's unmount leaves the second
+ *   mount's holding alone.
+ *
+ * The region is /sys/bus/cxl/devices/region4, whose dax device is dax4.0
+ * (tests/guest/setup-devices.sh, which also makes it again:
+ * setup-devices.sh --cxl-ram). The files use device ranges no other test
+ * uses.
+ */
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include "famfs_test.h"
+#include "kselftest_harness.h"
+
+#define MIB (1024UL * 1024)
+#define REGION "region4"
+#define DEV "dax4.0"
+#define CXL "/sys/bus/cxl/devices"
+#define SETUP "/famfs/setup-devices.sh"
+#define EVENT_TIMEOUT_MS 60000
+
+static sigjmp_buf jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(jmp, sig);
+}
+
+/* 1 if reading *p raises SIGBUS; else 0 and *out is the byte. */
+static int read_or_sigbus(const unsigned char *p, unsigned char *out)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	int got = 0;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (!sigsetjmp(jmp, 1))
+		*out = FAMFS_READ_ONCE(*p);
+	else
+		got = 1;
+	sigaction(SIGBUS, &old, NULL);
+	return got;
+}
+
+/* Write str to path in a child, so that a hang is a failure, not a hang. */
+static int write_in_child(const char *path, const char *str)
+{
+	int st = 0;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid)
+		_exit(famfs_write_str(path, str) ? 1 : 0);
+	if (famfs_wait_exit(pid, EVENT_TIMEOUT_MS, &st))
+		return -ETIMEDOUT;
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
+}
+
+/* The root decoder the region hangs from (its parent in sysfs). */
+static int root_decoder(char *out, size_t size)
+{
+	char real[PATH_MAX], *slash;
+
+	if (!realpath(CXL "/" REGION, real))
+		return -errno;
+	slash = strrchr(real, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = 0;
+	slash = strrchr(real, '/');
+	if (!slash)
+		return -EINVAL;
+	snprintf(out, size, "%s", slash + 1);
+	return 0;
+}
+
+/* setup-devices.sh --cxl-ram: the RAM region and dax4.0 on fsdev_dax again. */
+static int make_region_again(void)
+{
+	int st = 0;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		execl("/bin/sh", "sh", SETUP, "--cxl-ram", (char *)NULL);
+		_exit(127);
+	}
+	if (famfs_wait_exit(pid, EVENT_TIMEOUT_MS, &st))
+		return -ETIMEDOUT;
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
+}
+
+static bool region_there(void)
+{
+	struct stat st;
+
+	return !stat(CXL "/" REGION, &st);
+}
+
+FIXTURE(region) {
+	struct famfs_mount m1, m2;
+	char manifest[64];
+};
+
+FIXTURE_SETUP(region)
+{
+	char drv[64];
+
+	ASSERT_TRUE(module_loaded("famfs_rs"));
+	ASSERT_TRUE(region_there());
+	famfs_dax_driver(DEV, drv, sizeof(drv));
+	ASSERT_STREQ("fsdev_dax", drv);
+	snprintf(self->manifest, sizeof(self->manifest), "/tmp/cxl-region.manifest");
+	/* r and s on the CXL RAM region, k on the first NVDIMM */
+	ASSERT_EQ(0, famfs_write_manifest(self->manifest, "%s%s%s%s",
+					  "daxdev 0 /dev/" DEV "\ndaxdev 1 /dev/dax1.0\n",
+					  "file r 4M simple 0:300M:4M\n",
+					  "file s 2M simple 0:310M:2M\n",
+					  "file k 2M simple 1:230M:2M\n"));
+	ASSERT_EQ(0, famfs_mount_start(&self->m1, self->manifest, NULL, true, NULL));
+}
+
+FIXTURE_TEARDOWN(region)
+{
+	char drv[64];
+
+	famfs_mount_stop(&self->m2, NULL);
+	famfs_mount_stop(&self->m1, NULL);
+	unlink(self->manifest);
+	/* leave region4 and dax4.0 as the tests that follow expect them */
+	if (!region_there() && make_region_again())
+		TH_LOG("could not make %s again", REGION);
+	famfs_dax_driver(DEV, drv, sizeof(drv));
+	if (strcmp(drv, "fsdev_dax"))
+		TH_LOG("%s is on '%s', not fsdev_dax", DEV, drv);
+}
+
+TEST_F_TIMEOUT(region, removed_under_a_mapping_and_made_again, 180)
+{
+	unsigned char *r, *k, b = 0;
+	char path[PATH_MAX], dec[64], drv[64];
+	int fr, fk, fd;
+	struct stat st;
+
+	fr = famfs_open_rw(&self->m1, "r");
+	ASSERT_GE(fr, 0);
+	fk = famfs_open_rw(&self->m1, "k");
+	ASSERT_GE(fk, 0);
+	r = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fr, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	k = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fk, 0);
+	ASSERT_NE(MAP_FAILED, k);
+	/* a PMD fault and a PTE fault of the page after the first 2 MiB */
+	ASSERT_EQ(0, madvise(r + 2 * MIB, 2 * MIB, MADV_NOHUGEPAGE));
+	r[0] = 0xa1;
+	r[2 * MIB + 5] = 0xa2;
+	k[7] = 0xb1;
+
+	/* the event: the region leaves its driver, its dax device goes */
+	ASSERT_EQ(0, write_in_child("/sys/bus/cxl/drivers/cxl_region/unbind", REGION));
+	EXPECT_NE(0, stat("/sys/bus/dax/devices/" DEV, &st));
+
+	/* r's mapping is gone: SIGBUS, not the bytes */
+	EXPECT_EQ(1, read_or_sigbus(r, &b));
+	EXPECT_EQ(1, read_or_sigbus(r + 2 * MIB + 5, &b));
+	errno = 0;
+	EXPECT_EQ(-1, pread(fr, &b, 1, 0));
+	EXPECT_EQ(ENXIO, errno);
+	errno = 0;
+	EXPECT_EQ(-1, pwrite(fr, &b, 1, 4096));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(-ENXIO, famfs_open_rw(&self->m1, "s"));
+	/* the NVDIMM's file is untouched */
+	EXPECT_EQ(0, read_or_sigbus(k + 7, &b));
+	EXPECT_EQ(0xb1, b);
+	EXPECT_EQ(0, munmap(r, 4 * MIB));
+
+	/* decommit and delete the region, the mount still up */
+	ASSERT_EQ(0, root_decoder(dec, sizeof(dec)));
+	ASSERT_EQ(0, write_in_child(CXL "/" REGION "/commit", "0"));
+	snprintf(path, sizeof(path), CXL "/%s/delete_region", dec);
+	ASSERT_EQ(0, write_in_child(path, REGION));
+	EXPECT_FALSE(region_there());
+
+	/* the same memory, a new region, a dax device of the old name */
+	ASSERT_EQ(0, make_region_again());
+	ASSERT_TRUE(region_there());
+	famfs_dax_driver(DEV, drv, sizeof(drv));
+	ASSERT_STREQ("fsdev_dax", drv);
+
+	/* which the first mount does not reach */
+	errno = 0;
+	EXPECT_EQ(-1, pread(fr, &b, 1, 0));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(-ENXIO, famfs_open_rw(&self->m1, "s"));
+	r = mmap(NULL, 4 * MIB, PROT_READ, MAP_SHARED, fr, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	EXPECT_EQ(1, read_or_sigbus(r, &b));
+	EXPECT_EQ(0, munmap(r, 4 * MIB));
+
+	/* a second mount does, and finds the bytes written before */
+	ASSERT_EQ(0, famfs_mount_start(&self->m2, self->manifest, NULL, true, NULL));
+	fd = famfs_open_rw(&self->m2, "r");
+	ASSERT_GE(fd, 0) TH_LOG("r on the second mount: %s", strerror(-fd));
+	EXPECT_EQ(1, pread(fd, &b, 1, 0));
+	EXPECT_EQ(0xa1, b);
+	EXPECT_EQ(1, pread(fd, &b, 1, 2 * MIB + 5));
+	EXPECT_EQ(0xa2, b);
+	b = 0xd1;
+	EXPECT_EQ(1, pwrite(fd, &b, 1, 0));
+
+	/* the first mount goes; the second keeps its device */
+	EXPECT_EQ(0, close(fr));
+	EXPECT_EQ(0, munmap(k, 2 * MIB));
+	EXPECT_EQ(0, close(fk));
+	famfs_mount_stop(&self->m1, NULL);
+	b = 0;
+	EXPECT_EQ(1, pread(fd, &b, 1, 0));
+	EXPECT_EQ(0xd1, b);
+	EXPECT_EQ(0, close(fd));
+	fd = famfs_open_rw(&self->m2, "s");
+	EXPECT_GE(fd, 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+TEST_HARNESS_MAIN
