@@ -8,7 +8,9 @@
  * Runs in the VM that scripts/vm.sh boots with VM_BENCH=1, after
  * tests/guest/bench.sh set up ext4 and loaded famfs_rs. The devices come
  * from /tmp/famfs-devices (tests/guest/setup-devices.sh), told apart by
- * size; all are emulated NVDIMMs backed the same way:
+ * size; the first five are emulated NVDIMMs backed the same way, the
+ * last three dax devices of the volatile CXL type-3 device's RAM region
+ * (tests/guest/bench.sh splits it):
  *
  *   B1  6 GiB fsdev_dax     famfs: the 1-extent file, the 2048-extent file,
  *                           strip 0 of the interleaved file
@@ -16,6 +18,9 @@
  *   R2M 1 GiB device_dax    the raw device, 2 MiB alignment (PMD floor)
  *   R4K 1 GiB device_dax    the raw device, 4 KiB alignment (PTE floor)
  *   ext4 on /mnt/ext4       ext4 -o dax on an fsdax pmem namespace
+ *   C   2 GiB fsdev_dax     famfs on CXL memory: a 1-extent file
+ *   C2M 1 GiB device_dax    the raw CXL memory, 2 MiB alignment
+ *   C4K 1 GiB device_dax    the raw CXL memory, 4 KiB alignment
  *
  * Every path maps a 1 GiB window (the file's first GiB; the 2048-extent
  * file is 4 GiB). Per repetition (the first, a warm-up, is not counted)
@@ -33,7 +38,8 @@
  * (/sys/kernel/debug/famfs_rs), ns per iomap_begin call against the cost
  * per fault of the same pass.
  *
- * Output: a table of medians and their ratio to the raw device, and one
+ * Output: a table of medians and their ratio to the raw device (the raw
+ * CXL device for the two CXL columns), and one
  * line per figure for scripts: "bench: path=P op=O unit=U median=M min=A
  * max=B ratio_raw=X reps=N [minflt=F]".
  */
@@ -51,15 +57,27 @@
 #define PMD_PASSES 4
 #define MANY_EXTENTS 2048
 #define RW_BYTES (256 * MIB)
+/*
+ * QEMU emulates CXL memory as MMIO (every guest load and store to it is
+ * a call into the device model, tens of MiB/s): the CXL paths copy less.
+ */
+#define RW_BYTES_CXL (32 * MIB)
 #define RW_CHUNK MIB
 #define NOPEN 128
 #define MAX_REPS 64
 #define EXT4_DIR "/mnt/ext4"
 #define DBG "/sys/kernel/debug/famfs_rs"
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
-enum { P_RAW, P_FAMFS1, P_FAMFS_MANY, P_FAMFS_ILV, P_EXT4, NPATHS };
+enum {
+	P_RAW, P_FAMFS1, P_FAMFS_MANY, P_FAMFS_ILV, P_EXT4, P_RAW_CXL, P_FAMFS_CXL, NPATHS
+};
+
 static const char * const path_names[NPATHS] = {
 	"raw-devdax", "famfs-1ext", "famfs-2048ext", "famfs-ilv2", "ext4-dax",
+	"raw-cxl", "famfs-cxl",
 };
 
 enum {
@@ -84,9 +102,9 @@ static struct sample res[NPATHS][NOPS];
 static int reps = 11;
 static FILE *out;
 
-static char b1[32], b2[32], r2m[32], r4k[32];
+static char b1[32], b2[32], r2m[32], r4k[32], c1[32], c2m[32], c4k[32];
 static struct famfs_mount fam;
-static int fds[NPATHS], raw2m_fd, raw4k_fd;
+static int fds[NPATHS], raw2m_fd, raw4k_fd, cxl2m_fd, cxl4k_fd;
 static unsigned int pte_seq[NPTE], pte_rnd[NPTE], pmd_seq[NPMD], pmd_rnd[NPMD];
 static unsigned char *rwbuf;
 
@@ -156,11 +174,18 @@ static void find_devices(void)
 			snprintf(r2m, sizeof(r2m), "%s", name);
 		else if (!strcmp(kind, "raw") && align == PAGE)
 			snprintf(r4k, sizeof(r4k), "%s", name);
+		else if (!strcmp(kind, "cxlram") && size >= 2 * GIB)
+			snprintf(c1, sizeof(c1), "%s", name);
+		else if (!strcmp(kind, "cxlraw") && align == PMD_SIZE_)
+			snprintf(c2m, sizeof(c2m), "%s", name);
+		else if (!strcmp(kind, "cxlraw") && align == PAGE)
+			snprintf(c4k, sizeof(c4k), "%s", name);
 	}
 	fclose(f);
-	if (!b1[0] || !b2[0] || !r2m[0] || !r4k[0]) {
-		fprintf(stderr, "famfs_bench: missing devices: B1 '%s' B2 '%s' R2M '%s' R4K '%s'\n",
+	if (!b1[0] || !b2[0] || !r2m[0] || !r4k[0] || !c1[0] || !c2m[0] || !c4k[0]) {
+		fprintf(stderr, "famfs_bench: missing devices: B1 '%s' B2 '%s' R2M '%s' R4K '%s'",
 			b1, b2, r2m, r4k);
+		fprintf(stderr, " C '%s' C2M '%s' C4K '%s'\n", c1, c2m, c4k);
 		fprintf(stderr, "famfs_bench: run it under scripts/vm.sh with VM_BENCH=1\n");
 		exit(1);
 	}
@@ -172,6 +197,7 @@ static void find_devices(void)
  *   ilv      1 GiB, 2 strips of 512 MiB in 2 MiB chunks: B1 [1, 1.5 GiB), B2 [0, 512 MiB)
  *   many     4 GiB, 2048 extents of 2 MiB, B1 [2, 6 GiB) in a scattered order
  *   o000..   NOPEN files of 2 MiB for open(): B2 [512 MiB, ...)
+ *   cxl      1 GiB, one extent: C [0, 1 GiB)
  */
 static void write_manifest(const char *path)
 {
@@ -180,8 +206,9 @@ static void write_manifest(const char *path)
 
 	if (!f)
 		die(path);
-	fprintf(f, "daxdev 0 /dev/%s\ndaxdev 1 /dev/%s\n", b1, b2);
+	fprintf(f, "daxdev 0 /dev/%s\ndaxdev 1 /dev/%s\ndaxdev 2 /dev/%s\n", b1, b2, c1);
 	fprintf(f, "file one 1G simple 0:0:1G\n");
+	fprintf(f, "file cxl 1G simple 2:0:1G\n");
 	fprintf(f, "file ilv 1G interleave 2M 1G 0:1G:512M 1:0:512M\n");
 	fprintf(f, "file many 4G simple");
 	/* extent k at block (k * 1237) mod 2048: odd, so a permutation */
@@ -283,35 +310,35 @@ static double fault_window(int fd, int op, long long *faults)
 	return t / n;
 }
 
-/* read() or write() of RW_BYTES in RW_CHUNK calls: MiB/s. */
-static double rw_pass(int fd, bool write)
+/* read() or write() of bytes in RW_CHUNK calls: MiB/s. */
+static double rw_pass(int fd, bool write, unsigned long long bytes)
 {
 	unsigned long long off;
 	double t0 = now_ns();
 	ssize_t n;
 
-	for (off = 0; off < RW_BYTES; off += RW_CHUNK) {
+	for (off = 0; off < bytes; off += RW_CHUNK) {
 		n = write ? pwrite(fd, rwbuf, RW_CHUNK, off) : pread(fd, rwbuf, RW_CHUNK, off);
 		if (n != (ssize_t)RW_CHUNK)
 			die(write ? "pwrite" : "pread");
 	}
-	return RW_BYTES / MIB / ((now_ns() - t0) / 1e9);
+	return bytes / MIB / ((now_ns() - t0) / 1e9);
 }
 
 /* The raw floor of read()/write(): memcpy from/to a populated mapping. */
-static double raw_copy_pass(unsigned char *map, bool write)
+static double raw_copy_pass(unsigned char *map, bool write, unsigned long long bytes)
 {
 	unsigned long long off;
 	double t0 = now_ns();
 
-	for (off = 0; off < RW_BYTES; off += RW_CHUNK) {
+	for (off = 0; off < bytes; off += RW_CHUNK) {
 		if (write)
 			memcpy(map + off, rwbuf, RW_CHUNK);
 		else
 			memcpy(rwbuf, map + off, RW_CHUNK);
 	}
-	__atomic_store_n(&sink, rwbuf[17] + map[RW_BYTES - 1], __ATOMIC_RELAXED);
-	return RW_BYTES / MIB / ((now_ns() - t0) / 1e9);
+	__atomic_store_n(&sink, rwbuf[17] + map[bytes - 1], __ATOMIC_RELAXED);
+	return bytes / MIB / ((now_ns() - t0) / 1e9);
 }
 
 static void record(int path, int op, double v, long long faults, bool counted)
@@ -342,9 +369,18 @@ static double median(const struct sample *s, double *lo, double *hi)
 	return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
 }
 
-static int raw_fd_for(int op)
+/* The raw device a fault pattern of a raw path runs on. */
+static int raw_fd_for(int path, int op)
 {
+	if (path == P_RAW_CXL)
+		return op >= O_PMD_RSEQ ? cxl2m_fd : cxl4k_fd;
 	return op >= O_PMD_RSEQ ? raw2m_fd : raw4k_fd;
+}
+
+/* The raw path a path's ratio is taken to: the same memory, raw. */
+static int raw_of(int path)
+{
+	return path >= P_RAW_CXL ? P_RAW_CXL : P_RAW;
 }
 
 /*
@@ -362,25 +398,29 @@ static void fault_round(int round, bool counted)
 	for (op = 0; op < O_READ; op++) {
 		for (k = 0; k < NPATHS; k++) {
 			path = (round + k) % NPATHS;
-			fd = path == P_RAW ? raw_fd_for(op) : fds[path];
+			fd = raw_of(path) == path ? raw_fd_for(path, op) : fds[path];
 			v = fault_pass(fd, op, &faults);
 			record(path, op, v, faults, counted);
 		}
 	}
 }
 
-static void rw_round(bool counted, unsigned char *raw_map)
+static void rw_round(bool counted, unsigned char *raw_map, unsigned char *cxl_map)
 {
+	unsigned long long bytes;
+	unsigned char *map;
 	int path;
 
 	for (path = 0; path < NPATHS; path++) {
-		if (path == P_RAW) {
-			record(path, O_READ, raw_copy_pass(raw_map, false), 0, counted);
-			record(path, O_WRITE, raw_copy_pass(raw_map, true), 0, counted);
+		bytes = raw_of(path) == P_RAW_CXL ? RW_BYTES_CXL : RW_BYTES;
+		if (raw_of(path) == path) {
+			map = path == P_RAW ? raw_map : cxl_map;
+			record(path, O_READ, raw_copy_pass(map, false, bytes), 0, counted);
+			record(path, O_WRITE, raw_copy_pass(map, true, bytes), 0, counted);
 			continue;
 		}
-		record(path, O_READ, rw_pass(fds[path], false), 0, counted);
-		record(path, O_WRITE, rw_pass(fds[path], true), 0, counted);
+		record(path, O_READ, rw_pass(fds[path], false, bytes), 0, counted);
+		record(path, O_WRITE, rw_pass(fds[path], true, bytes), 0, counted);
 	}
 }
 
@@ -389,8 +429,9 @@ static void print_table(bool use_min)
 	double m[NPATHS], lo, hi, raw;
 	int path, op;
 
-	fprintf(out, "\n%s of %d, ns per fault (MiB/s for read/write), ratio to raw:\n",
-		use_min ? "minimum" : "median", reps);
+	fprintf(out, "\n%s of %d, ns per fault (MiB/s for read/write), ratio to raw", use_min ?
+		"minimum" : "median", reps);
+	fprintf(out, " (to raw-cxl for the CXL columns):\n");
 	fprintf(out, "%-15s", "op");
 	for (path = 0; path < NPATHS; path++)
 		fprintf(out, " %20s", path_names[path]);
@@ -403,10 +444,10 @@ static void print_table(bool use_min)
 			if (use_min)
 				m[path] = op >= O_READ ? hi : lo;
 		}
-		raw = m[P_RAW];
 		for (path = 0; path < NPATHS; path++) {
 			char cell[32];
 
+			raw = m[raw_of(path)];
 			snprintf(cell, sizeof(cell), "%.0f (%.2fx)", m[path], m[path] / raw);
 			fprintf(out, " %20s", cell);
 		}
@@ -421,11 +462,12 @@ static void print_lines(void)
 
 	fprintf(out, "\n");
 	for (op = 0; op < NOPS; op++) {
-		raw = median(&res[P_RAW][op], &lo, &hi);
 		for (path = 0; path < NPATHS; path++) {
 			const struct sample *s = &res[path][op];
-			double med = median(s, &lo, &hi);
+			double med;
 
+			raw = median(&res[raw_of(path)][op], &lo, &hi);
+			med = median(s, &lo, &hi);
 			fprintf(out, "bench: path=%s op=%s unit=%s", path_names[path],
 				op_names[op], op >= O_READ ? "MiB/s" : "ns");
 			fprintf(out, " median=%.1f min=%.1f max=%.1f ratio_raw=%.3f reps=%d",
@@ -508,18 +550,20 @@ static void open_bench(const char *manifest)
 static void iomap_share(void)
 {
 	static const int ops[] = { O_PTE_RRND, O_PMD_RRND };
+	static const int paths[] = { P_FAMFS1, P_FAMFS_MANY, P_FAMFS_ILV, P_FAMFS_CXL };
 	unsigned long long calls, ns, clock_ns;
 	struct sample share, fault, body;
 	double call, off;
 	char buf[128];
 	long long faults;
 	double lo, hi;
-	int path, k, r;
+	int path, i, k, r;
 
 	fprintf(out, "\niomap_begin, median of %d: ns per call with timing on, less the\n",
 		reps);
 	fprintf(out, "clock's own cost, against ns per fault with timing off (the table):\n");
-	for (path = P_FAMFS1; path <= P_FAMFS_ILV; path++) {
+	for (i = 0; i < (int)ARRAY_SIZE(paths); i++) {
+		path = paths[i];
 		for (k = 0; k < 2; k++) {
 			memset(&share, 0, sizeof(share));
 			memset(&fault, 0, sizeof(fault));
@@ -572,7 +616,7 @@ static void iomap_share(void)
 int main(int argc, char **argv)
 {
 	char manifest[] = "/tmp/bench.manifest", p[PATH_MAX];
-	unsigned char *raw_map;
+	unsigned char *raw_map, *cxl_map;
 	int c, i, r;
 
 	out = stdout;
@@ -586,8 +630,9 @@ int main(int argc, char **argv)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	find_devices();
-	fprintf(out, "famfs_bench: B1 %s, B2 %s, raw 2M %s, raw 4K %s, ext4 %s\n",
-		b1, b2, r2m, r4k, EXT4_DIR);
+	fprintf(out, "famfs_bench: B1 %s, B2 %s, raw 2M %s, raw 4K %s, ext4 %s;", b1, b2, r2m,
+		r4k, EXT4_DIR);
+	fprintf(out, " CXL: C %s, raw 2M %s, raw 4K %s\n", c1, c2m, c4k);
 	fprintf(out, "famfs_bench: %d repetitions after a warm-up\n", reps);
 
 	for (i = 0; i < NPTE; i++)
@@ -616,6 +661,7 @@ int main(int argc, char **argv)
 	fds[P_FAMFS1] = open_in(&fam, "one", O_RDWR);
 	fds[P_FAMFS_MANY] = open_in(&fam, "many", O_RDWR);
 	fds[P_FAMFS_ILV] = open_in(&fam, "ilv", O_RDWR);
+	fds[P_FAMFS_CXL] = open_in(&fam, "cxl", O_RDWR);
 	snprintf(p, sizeof(p), "%s/f", EXT4_DIR);
 	fds[P_EXT4] = open(p, O_RDWR);
 	snprintf(p, sizeof(p), "/dev/%s", r2m);
@@ -623,21 +669,32 @@ int main(int argc, char **argv)
 	snprintf(p, sizeof(p), "/dev/%s", r4k);
 	raw4k_fd = open(p, O_RDWR);
 	fds[P_RAW] = raw2m_fd;
+	snprintf(p, sizeof(p), "/dev/%s", c2m);
+	cxl2m_fd = open(p, O_RDWR);
+	snprintf(p, sizeof(p), "/dev/%s", c4k);
+	cxl4k_fd = open(p, O_RDWR);
+	fds[P_RAW_CXL] = cxl2m_fd;
 	for (i = 0; i < NPATHS; i++)
 		if (fds[i] < 0)
 			die(path_names[i]);
 	if (raw4k_fd < 0)
 		die(r4k);
+	if (cxl4k_fd < 0)
+		die(c4k);
 
 	/* the raw copy floor: a populated 2 MiB-aligned raw mapping */
 	raw_map = mmap(NULL, RW_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 		       raw2m_fd, 0);
 	if (raw_map == MAP_FAILED)
 		die("raw map");
+	cxl_map = mmap(NULL, RW_BYTES_CXL, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		       cxl2m_fd, 0);
+	if (cxl_map == MAP_FAILED)
+		die("raw CXL map");
 
 	for (r = 0; r <= reps; r++) {
 		fault_round(r, r > 0);
-		rw_round(r > 0, raw_map);
+		rw_round(r > 0, raw_map, cxl_map);
 		fprintf(stderr, "famfs_bench: round %d of %d done\n", r, reps);
 	}
 	print_table(false);
@@ -646,9 +703,11 @@ int main(int argc, char **argv)
 	iomap_share();
 	for (i = P_FAMFS1; i <= P_FAMFS_ILV; i++)
 		close(fds[i]);
+	close(fds[P_FAMFS_CXL]);
 	famfs_mount_stop(&fam, NULL);
 	open_bench(manifest);
 	munmap(raw_map, RW_BYTES);
+	munmap(cxl_map, RW_BYTES_CXL);
 	unlink(manifest);
 	return 0;
 }

@@ -5,7 +5,43 @@
 # ext4 -o dax on the fsdax namespace with a 1 GiB file written once (so
 # that no fault allocates or converts an extent), famfs_rs loaded, then
 # famfs_bench. FAMFS_BENCH_REPS sets the repetitions.
+#
+# The volatile CXL device's RAM region (4 GiB here, one fsdev_dax device
+# after setup-devices.sh) is split into three dax devices of the same
+# memory, told apart in /tmp/famfs-devices: the first shrunk to 2 GiB and
+# back on fsdev_dax (famfs on CXL), then two new 1 GiB ones on device_dax,
+# 2 MiB and 4 KiB aligned (the raw CXL floors), as
+#   cxlraw <daxdev> <size-bytes> device_dax <region> - <align>
 set -eu
+say() { echo "bench: $*"; }
+put() { echo "$1" >"$2" || { say "echo $1 > $2 failed"; exit 1; }; }
+drv_of() { basename "$(readlink "/sys/bus/dax/devices/$1/driver")"; }
+
+cxl=$(awk '$1 == "cxlram" { print $2 }' /tmp/famfs-devices)
+region=$(awk '$1 == "cxlram" { print $5 }' /tmp/famfs-devices)
+[ -n "$cxl" ] || { say "no CXL RAM dax device"; exit 1; }
+dr=$(dirname "$(readlink -f "/sys/bus/dax/devices/$cxl")")/dax_region
+put "$cxl" /sys/bus/dax/drivers/fsdev_dax/unbind
+put $((2 << 30)) "/sys/bus/dax/devices/$cxl/size"
+put "$cxl" /sys/bus/dax/drivers/fsdev_dax/bind
+[ "$(drv_of "$cxl")" = fsdev_dax ] || { say "$cxl is not back on fsdev_dax"; exit 1; }
+sed -i "s/^cxlram $cxl [0-9]*/cxlram $cxl $((2 << 30))/" /tmp/famfs-devices
+for align in 2097152 4096; do
+	put 1 "$dr/create"
+	d=$(cat "$dr/create")
+	[ -e "/sys/bus/dax/devices/$d" ] || { say "no new dax device in $dr ('$d')"; exit 1; }
+	put "$align" "/sys/bus/dax/devices/$d/align"
+	put $((1 << 30)) "/sys/bus/dax/devices/$d/size"
+	drv=$(drv_of "$d")
+	[ -z "$drv" ] || put "$d" "/sys/bus/dax/drivers/$drv/unbind"
+	put "$d" /sys/bus/dax/drivers/device_dax/new_id
+	[ "$(drv_of "$d")" = device_dax ] || put "$d" /sys/bus/dax/drivers/device_dax/bind
+	[ "$(drv_of "$d")" = device_dax ] || { say "$d is not on device_dax"; exit 1; }
+	say "CXL $region: /dev/$d, $(cat "/sys/bus/dax/devices/$d/size") bytes, align $align, device_dax"
+	echo "cxlraw $d $((1 << 30)) device_dax $region - $align" >>/tmp/famfs-devices
+done
+say "CXL $region: /dev/$cxl, $(cat "/sys/bus/dax/devices/$cxl/size") bytes, fsdev_dax"
+
 pm=$(awk '$1 == "fsdax" { print $2 }' /tmp/famfs-devices)
 [ -n "$pm" ] || { echo "bench: no fsdax namespace (VM_BENCH=1?)"; exit 1; }
 # Debian's mke2fs (busybox's makes ext2 only); stripe hints of 2 MiB so
