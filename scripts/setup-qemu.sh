@@ -17,8 +17,10 @@
 # is already on bookworm. It must run with QEMU_MODULE_DIR set to its own
 # module directory (scripts/vm.sh does), else it loads the system QEMU's.
 # If a pin is gone from the archive, the newest 10.x there is used
-# instead, and said so. Idempotent: once unpacked and checked, a second
-# run does nothing.
+# instead, and said so (qemu-system-common and -data always get exactly
+# the version qemu-system-x86 got). Idempotent: once unpacked and checked
+# for the pins named here, a second run does nothing; new pins fetch
+# again.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +39,9 @@ bin=$root/usr/bin/qemu-system-x86_64
 log() { echo "qemu: $*" >&2; }
 
 print() {
+	# unpacked, checked, and for the pins this script names now
 	[ -x "$bin" ] && [ -s "$qd/ok" ] || return 1
+	[ "$(cat "$qd/pins" 2>/dev/null)" = "$QEMU_PIN $SEABIOS_PIN" ] || return 1
 	echo "$bin"
 	echo "-L"
 	echo "$root/usr/share/qemu"
@@ -51,8 +55,14 @@ if [ "${1:-}" = --print ]; then
 fi
 print >/dev/null && exit 0
 
+# apt_private [--cache] ARGS: apt-get (apt-cache with --cache) ARGS on
+# a private configuration that lists bookworm-backports only.
 apt_private() {
-	local uri
+	local uri tool=apt-get
+	if [ "$1" = --cache ]; then
+		tool=apt-cache
+		shift
+	fi
 	mkdir -p "$aptd/lists/partial" "$aptd/cache/archives/partial"
 	uri=$(awk '/^URIs:/ { print $2; exit }' \
 		/etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
@@ -61,7 +71,7 @@ apt_private() {
 	[ -n "$uri" ] || { log "cannot find the Debian mirror in /etc/apt"; exit 1; }
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm-backports main" \
 		>"$aptd/sources.list"
-	apt-get -qq -o Dir::Etc::SourceList="$aptd/sources.list" \
+	"$tool" -qq -o Dir::Etc::SourceList="$aptd/sources.list" \
 		-o Dir::Etc::SourceParts=/dev/null \
 		-o Dir::State::Lists="$aptd/lists" \
 		-o Dir::Cache="$aptd/cache" \
@@ -69,22 +79,30 @@ apt_private() {
 }
 
 # newest VERSION-PREFIX PACKAGE: the newest version of PACKAGE in the
-# archive that starts with VERSION-PREFIX, or nothing.
+# archive that starts with VERSION-PREFIX (dpkg's order), or nothing.
 newest() {
-	apt_private -o APT::Cache::AllVersions=1 show "$2" 2>/dev/null |
-		awk '/^Version:/ { print $2 }' | grep -F "$1" | sort -V | tail -n 1
+	local v best=
+	for v in $(apt_private --cache -o APT::Cache::AllVersions=1 show "$2" 2>/dev/null |
+		awk -v p="$1" '/^Version:/ && index($2, p) == 1 { print $2 }'); do
+		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then
+			best=$v
+		fi
+	done
+	echo "$best"
 }
 
-# get PACKAGE PIN PREFIX: download PACKAGE=PIN, else the newest PREFIX*.
+# get PACKAGE PIN [PREFIX]: download PACKAGE=PIN, else (with a PREFIX) the
+# newest PREFIX*, said so.
 get() {
-	local v
-	if (cd "$qd/deb" && apt_private download "$1=$2" 2>/dev/null); then
+	local v err
+	if err=$(cd "$qd/deb" && apt_private download "$1=$2" 2>&1); then
 		echo "$1 $2" >>"$qd/versions"
 		return 0
 	fi
+	[ -n "${3:-}" ] || { log "cannot download $1 $2: $err"; exit 1; }
 	v=$(newest "$3" "$1")
-	[ -n "$v" ] || { log "$1 $3* is not in bookworm-backports"; exit 1; }
-	log "NOTE: $1 $2 is gone from the archive; using the newest, $v"
+	[ -n "$v" ] || { log "cannot download $1 $2 ($err), and no $1 $3* is in bookworm-backports"; exit 1; }
+	log "NOTE: $1 $2 is not to be had ($err); using the newest $3*, $v"
 	(cd "$qd/deb" && apt_private download "$1=$v")
 	echo "$1 $v" >>"$qd/versions"
 }
@@ -95,10 +113,12 @@ mkdir -p "$qd/deb"
 apt_private update
 : >"$qd/versions"
 for p in "${QEMU_PKGS[@]}"; do
-	# all three of one version: the one qemu-system-x86 got
-	v=$QEMU_PIN
-	[ "$p" = qemu-system-x86 ] || v=$(awk '$1 == "qemu-system-x86" { print $2 }' "$qd/versions")
-	get "$p" "$v" "1:10."
+	# all three of one version: the one qemu-system-x86 got, exactly
+	if [ "$p" = qemu-system-x86 ]; then
+		get "$p" "$QEMU_PIN" "1:10."
+	else
+		get "$p" "$(awk '$1 == "qemu-system-x86" { print $2 }' "$qd/versions")"
+	fi
 done
 get seabios "$SEABIOS_PIN" "1.16"
 mkdir -p "$root"
@@ -116,5 +136,6 @@ case $ver in
 *) log "unexpected version from $bin: $ver"; exit 1 ;;
 esac
 rm -rf "$qd/deb"
+echo "$QEMU_PIN $SEABIOS_PIN" >"$qd/pins"
 echo "$ver" >"$qd/ok"
 log "$ver in $root"

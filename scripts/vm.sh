@@ -23,7 +23,8 @@
 # that scripts/setup-qemu.sh unpacked into the cache; one older than 8 has
 # no volatile CXL memory, so the guest gets no CXL RAM region (and the
 # tests that need it fail). VM_KEEP=DIR keeps the guest's device backing
-# files (nvdimm*.raw, cxl-ram0.raw, cxl-pmem0.raw) in DIR after the run.
+# files (nvdimm*.raw, cxl-ram0.raw, cxl-pmem0.raw, cxl-lsa0.raw) in DIR
+# after the run; the *.raw files DIR had before are removed first.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,7 +64,8 @@ elif mapfile -t q < <("$here/setup-qemu.sh" --print) && [ ${#q[@]} -gt 0 ]; then
 fi
 qver=
 [ -z "$qemu_bin" ] ||
-	qver=$("$qemu_bin" "${qemu_data[@]}" --version 2>/dev/null | sed -n 's/.*version \([0-9][0-9.]*\).*/\1/p')
+	qver=$("$qemu_bin" "${qemu_data[@]}" --version 2>/dev/null |
+		sed -n 's/.*version \([0-9][0-9.]*\).*/\1/p') || qver=
 if [ -z "$qver" ]; then
 	echo "vm: no usable QEMU: ${QEMU:-the cached QEMU 10} does not run (scripts/setup-qemu.sh fetches QEMU 10; QEMU=qemu-system-x86_64 runs the system's)" >&2
 	exit 1
@@ -98,18 +100,30 @@ if [ "${VM_BENCH:-0}" = 1 ]; then
 	CXL_WINDOW=8G
 fi
 
+cleanup=
+bdir_tmp=
+trap 'rm -rf ${cleanup:+"$cleanup"} ${bdir_tmp:+"$bdir_tmp"}' EXIT
 if [ -n "${VM_KEEP:-}" ]; then
 	mkdir -p "$VM_KEEP"
 	work=$(cd "$VM_KEEP" && pwd)
-	cleanup=
+	# a fresh start: old backing files would bring old labels along
+	rm -f "$work"/*.raw
 else
 	work=$(mktemp -d "${TMPDIR:-/tmp}/famfs-vm.XXXXXX")
 	cleanup=$work
 fi
-# shellcheck disable=SC2064
-trap "rm -rf $cleanup" EXIT
 
-cxl_ram=(-object "memory-backend-file,id=cxl-ram0,share=on,mem-path=$work/cxl-ram0.raw,size=$CXL_RAM_BYTES"
+# The benchmark's devices are backed by tmpfs (/dev/shm) when there is
+# one: on a disk file system the host's writeback would keep
+# write-protecting the guest's pages, and every write fault would cost a
+# host fault too.
+bdir=$work
+if [ "${VM_BENCH:-0}" = 1 ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	bdir_tmp=$(mktemp -d /dev/shm/famfs-bench.XXXXXX)
+	bdir=$bdir_tmp
+fi
+
+cxl_ram=(-object "memory-backend-file,id=cxl-ram0,share=on,mem-path=$bdir/cxl-ram0.raw,size=$CXL_RAM_BYTES"
 	-device cxl-rp,port=1,bus=cxl.1,id=root_port14,chassis=0,slot=3
 	-device cxl-type3,bus=root_port14,volatile-memdev=cxl-ram0,id=cxl-vmem0,sn=0x2)
 if [ "${qver%%.*}" -lt 8 ]; then
@@ -122,15 +136,6 @@ fi
 bench_dev=()
 ns_modes=
 if [ "${VM_BENCH:-0}" = 1 ]; then
-	# Backed by tmpfs (/dev/shm) when there is one: on a disk file system the
-	# host's writeback would keep write-protecting the guest's pages, and
-	# every write fault would cost a host fault too.
-	bdir=$work
-	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
-		bdir=$(mktemp -d /dev/shm/famfs-bench.XXXXXX)
-		# shellcheck disable=SC2064
-		trap "rm -rf $cleanup $bdir" EXIT
-	fi
 	for i in "${!BENCH_MIB[@]}"; do
 		bench_dev+=(-object "memory-backend-file,id=bmem$i,share=on,mem-path=$bdir/bench$i.raw,size=${BENCH_MIB[$i]}M"
 			-device "nvdimm,id=bnvdimm$i,memdev=bmem$i")
