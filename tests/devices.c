@@ -10,6 +10,7 @@
  * from sysfs, never from the setup script's notes (which only name the
  * devices).
  */
+#include <glob.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sys/mman.h>
@@ -168,12 +169,16 @@ TEST(fsdev_dax_has_no_mmap)
 	close(fd);
 }
 
+/* A word of a setup note: NOTE_WORD bytes, the terminating NUL included. */
+#define NOTE_WORD 64
+
 /*
  * The first "KIND w2 w3 w4 ..." line of the setup notes whose w3 is
- * word3 (any if NULL): its w2 and w4 (names only; everything checked is
- * read from sysfs).
+ * word3 (any if NULL): its w2 and w4, each into NOTE_WORD bytes (names
+ * only; everything checked is read from sysfs).
  */
-static int setup_note(const char *kind, const char *word3, char *w2, char *w4, size_t size)
+static int setup_note(const char *kind, const char *word3, char w2[NOTE_WORD],
+		      char w4[NOTE_WORD])
 {
 	char line[256], k[16], x[64], y[64], z[64];
 	int found = -ENOENT;
@@ -186,8 +191,8 @@ static int setup_note(const char *kind, const char *word3, char *w2, char *w4, s
 			continue;
 		if (word3 && strcmp(y, word3))
 			continue;
-		snprintf(w2, size, "%s", x);
-		snprintf(w4, size, "%s", z);
+		snprintf(w2, NOTE_WORD, "%s", x);
+		snprintf(w4, NOTE_WORD, "%s", z);
 		found = 0;
 		break;
 	}
@@ -260,21 +265,34 @@ TEST(cxl_memdevs_match_qemu)
 	EXPECT_EQ(0, stat(CXL_DEVICES "/nvdimm-bridge0", &st));
 }
 
+/* The number of paths pattern matches (0 for none). */
+static int count_glob(const char *pattern)
+{
+	glob_t g;
+	int n;
+
+	if (glob(pattern, 0, NULL, &g))
+		return 0;
+	n = g.gl_pathc;
+	globfree(&g);
+	return n;
+}
+
 /*
- * One committed CXL region of each kind, each exactly its memdev's
- * capacity, one-way, over one endpoint decoder of that memdev set to the
- * same mode and size; the RAM region's single dax device is that size
- * too, at the region's start, 2 MiB aligned and bound to fsdev_dax.
+ * The region of one kind that the setup notes name: committed, exactly
+ * its memdev's capacity, one-way, over one endpoint decoder of that
+ * memdev set to the same mode and size, bound to cxl_region. Everything
+ * but the names is read from sysfs.
  */
 static void check_region(struct __test_metadata *_metadata, const char *kind,
-			 unsigned long long want, char *region, size_t rsize)
+			 unsigned long long want, char region[NOTE_WORD])
 {
 	char r[PATH_MAX], dec[PATH_MAX], target[64], mode[16], mem[64], memdir[PATH_MAX + 32];
-	char real[PATH_MAX], note_mem[64];
+	char real[PATH_MAX], note_mem[NOTE_WORD];
 	char *slash;
 	ssize_t len;
 
-	ASSERT_EQ(0, setup_note("cxlregion", kind, region, note_mem, rsize));
+	ASSERT_EQ(0, setup_note("cxlregion", kind, region, note_mem));
 	snprintf(r, sizeof(r), CXL_DEVICES "/%s", region);
 	ASSERT_EQ(0, sysfs_str(r, "mode", mode, sizeof(mode)));
 	EXPECT_STREQ(kind, mode);
@@ -308,16 +326,22 @@ static void check_region(struct __test_metadata *_metadata, const char *kind,
 TEST(cxl_ram_region_is_one_fsdev_dax_of_qemu_size)
 {
 	unsigned long long want = env_u64("FAMFS_CXL_RAM_BYTES");
-	char region[64], dax[64], drv[64], path[PATH_MAX], link[PATH_MAX], r[PATH_MAX];
+	char region[NOTE_WORD], dax[NOTE_WORD], drv[NOTE_WORD], path[PATH_MAX], link[PATH_MAX];
+	char r[PATH_MAX];
 	unsigned long long start;
 	struct stat st;
 	ssize_t len;
 
 	ASSERT_NE(0ULL, want);
-	check_region(_metadata, "ram", want, region, sizeof(region));
-	ASSERT_EQ(0, setup_note("cxlram", NULL, dax, drv, sizeof(dax)));
-	/* the name the tests' manifests use (setup-devices.sh: RAM first) */
+	check_region(_metadata, "ram", want, region);
+	ASSERT_EQ(0, setup_note("cxlram", NULL, dax, drv));
+	/* the name the tests' manifests use (setup-devices.sh: RAM last) */
 	EXPECT_STREQ("dax4.0", dax);
+	/* two regions in all, one per memdev; one dax device in this one */
+	EXPECT_EQ(2, count_glob(CXL_DEVICES "/region*"));
+	snprintf(path, sizeof(path), CXL_DEVICES "/%s/dax_region%s/dax*.*", region,
+		 region + strlen("region"));
+	EXPECT_EQ(1, count_glob(path));
 	snprintf(r, sizeof(r), CXL_DEVICES "/%s", region);
 	start = sysfs_u64(r, "resource");
 	snprintf(path, sizeof(path), "/sys/bus/dax/devices/%s", dax);
@@ -344,10 +368,10 @@ TEST(cxl_ram_region_is_one_fsdev_dax_of_qemu_size)
 TEST(cxl_pmem_region_of_qemu_size)
 {
 	unsigned long long want = env_u64("FAMFS_CXL_BYTES");
-	char region[64];
+	char region[NOTE_WORD];
 
 	ASSERT_NE(0ULL, want);
-	check_region(_metadata, "pmem", want, region, sizeof(region));
+	check_region(_metadata, "pmem", want, region);
 	/* its namespace and devdax device: pmem_sizes_match_qemu */
 }
 

@@ -63,7 +63,7 @@ static const struct layout layouts[] = {
  * Manifest device index -> daxdev (tests/guest/setup-devices.sh names;
  * /tmp/famfs-devices says which is which): dax1.0 the 1 GiB NVDIMM, dax3.0
  * legacy pmem (2 GiB), dax2.0 the 512 MiB NVDIMM; dax4.0 the CXL RAM
- * region (2 GiB), dax0.0 the CXL pmem region (512 MiB).
+ * region (2048 MiB), dax0.0 the CXL pmem region (510 MiB).
  */
 static const char *const pmem_devs[NDEVS] = { "dax1.0", "dax3.0", "dax2.0" };
 static const char *const cxl_devs[NDEVS] = { "dax1.0", "dax4.0", "dax0.0" };
@@ -585,8 +585,19 @@ FIXTURE_SETUP(devs)
 				  sizeof(self->manifest)));
 }
 
+/* A case that failed half way may have left devices on device_dax. */
 FIXTURE_TEARDOWN(devs)
 {
+	char drv[64];
+	int i;
+
+	for (i = 0; i < NDEVS; i++) {
+		famfs_dax_driver(variant->devs[i], drv, sizeof(drv));
+		if (strcmp(drv, "fsdev_dax"))
+			EXPECT_EQ(0, famfs_dax_rebind(variant->devs[i], false))
+				TH_LOG("%s left on '%s'", variant->devs[i], drv);
+	}
+	unlink(self->manifest);
 }
 
 /*

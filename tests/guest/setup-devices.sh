@@ -115,13 +115,28 @@ put() {
 	echo "$1" >"$2" 2>/dev/null || { say "echo $1 > $2 failed"; return 1; }
 }
 
-# The endpoint port of CXL memdev $1 (endpointN), from its uport link.
+# The endpoint port of CXL memdev $1 (endpointN), from its uport link;
+# the cxl_mem probe that makes it may still be running: 10 s for it.
 cxl_endpoint() {
-	for e in "$cxl"/endpoint*; do
-		[ -e "$e" ] || continue
-		[ "$(basename "$(readlink -f "$e/uport")")" = "$1" ] && { echo "${e##*/}"; return 0; }
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		for e in "$cxl"/endpoint*; do
+			[ -e "$e" ] || continue
+			[ "$(basename "$(readlink -f "$e/uport")")" = "$1" ] &&
+				{ echo "${e##*/}"; return 0; }
+		done
+		sleep 1
 	done
 	return 1
+}
+
+# The number of CXL memdevs with KIND (ram or pmem) capacity.
+cxl_count() {
+	n=0
+	for m in "$cxl"/mem*; do
+		[ -e "$m" ] || continue
+		[ $(($(cat "$m/$1/size" 2>/dev/null || echo 0))) -gt 0 ] && n=$((n + 1))
+	done
+	echo $n
 }
 
 # cxl_region KIND MEMDEV SIZE: a one-way interleaved KIND (ram or pmem)
@@ -224,12 +239,30 @@ cxl_pmem_ns() {
 # The pmem regions first, then the RAM ones, whatever the memdevs'
 # numbers (cxl_pci probes asynchronously). Region ids come from one
 # allocator shared with the nd regions, and the order makes the names
-# stable: the CXL pmem region's dax device is dax0.0 and the CXL RAM
-# region's dax4.0, beside the NVDIMMs' dax1.0, dax2.0 and legacy pmem's
-# dax3.0. And the RAM region's decoders are the last ones committed on
+# stable: in the test VM the CXL pmem region's dax device is dax0.0 and
+# the CXL RAM region's dax4.0, beside the NVDIMMs' dax1.0, dax2.0 and
+# legacy pmem's dax3.0 (the benchmark's VM has more NVDIMMs, so other
+# numbers; it finds its devices by these notes). And the RAM region's decoders are the last ones committed on
 # the host bridge, so that it can be destroyed and made again
 # (tests/cxl_region_removal.c): decoders are committed and reset in
 # order.
+#
+# cxl_pci probes asynchronously: first wait (30 s at most) for a memdev
+# of each kind scripts/vm.sh gave QEMU (FAMFS_CXL_BYTES persistent,
+# FAMFS_CXL_RAM_BYTES volatile); missing one fails the setup.
+want_pmem=0
+want_ram=0
+[ "${FAMFS_CXL_BYTES:-0}" -gt 0 ] && want_pmem=1
+[ "${FAMFS_CXL_RAM_BYTES:-0}" -gt 0 ] && want_ram=1
+i=0
+while [ "$(cxl_count pmem)" -lt $want_pmem ] || [ "$(cxl_count ram)" -lt $want_ram ]; do
+	i=$((i + 1))
+	if [ $i -gt 30 ]; then
+		say "CXL: $(cxl_count pmem) pmem and $(cxl_count ram) RAM memdevs after 30 s, not $want_pmem and $want_ram"
+		exit 1
+	fi
+	sleep 1
+done
 for m in "$cxl"/mem*; do
 	[ -e "$m" ] || continue
 	p=$(cat "$m/pmem/size" 2>/dev/null || echo 0)
@@ -252,6 +285,8 @@ for kind in $kinds; do
 		fi || { say "FAILED on the $kind region of $mem"; exit 1; }
 	done
 done
+[ "$(grep -c '^cxlram ' "$out")" -ge $want_ram ] ||
+	{ say "FAILED: no CXL RAM region's dax device"; exit 1; }
 [ "${1:-}" = --cxl-ram ] && exit 0
 
 for ns in "$nd"/devices/namespace*.*; do
