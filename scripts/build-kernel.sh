@@ -78,23 +78,7 @@ case "${1:-}" in
 	;;
 esac
 
-apt_private() {
-	local uri
-	mkdir -p "$aptd/lists/partial" "$aptd/cache/archives/partial"
-	# Reuse the mirror the system already uses for bookworm.
-	uri=$(awk '/^URIs:/ { print $2; exit }' \
-		/etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-	[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $3 ~ /^bookworm$/ { print $2; exit }' \
-		/etc/apt/sources.list 2>/dev/null || true)
-	[ -n "$uri" ] || { log "cannot find the Debian mirror in /etc/apt"; exit 1; }
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie-backports main" \
-		>"$aptd/sources.list"
-	apt-get -qq -o Dir::Etc::SourceList="$aptd/sources.list" \
-		-o Dir::Etc::SourceParts=/dev/null \
-		-o Dir::State::Lists="$aptd/lists" \
-		-o Dir::Cache="$aptd/cache" \
-		-o APT::Sandbox::User=root "$@"
-}
+apt_private() { famfs_apt "$aptd" trixie-backports "$@"; }
 
 fetch() {
 	local v newest
@@ -106,8 +90,8 @@ fetch() {
 	apt_private update
 	v=$PIN
 	if ! (cd "$dl" && apt_private download "$PKG=$PIN"); then
-		newest=$(apt_private -o APT::Cache::AllVersions=0 show "$PKG" 2>/dev/null |
-			awk '/^Version:/ { print $2; exit }')
+		newest=$(apt_private --cache -o APT::Cache::AllVersions=0 show "$PKG" 2>/dev/null |
+			awk '/^Version:/ { print $2; exit }') || newest=
 		[ -n "$newest" ] || { log "$PKG is not in trixie-backports"; exit 1; }
 		log "NOTE: $PKG $PIN is gone from the archive; using the newest, $newest"
 		(cd "$dl" && apt_private download "$PKG=$newest")

@@ -55,28 +55,8 @@ if [ "${1:-}" = --print ]; then
 fi
 print >/dev/null && exit 0
 
-# apt_private [--cache] ARGS: apt-get (apt-cache with --cache) ARGS on
-# a private configuration that lists bookworm-backports only.
-apt_private() {
-	local uri tool=apt-get
-	if [ "$1" = --cache ]; then
-		tool=apt-cache
-		shift
-	fi
-	mkdir -p "$aptd/lists/partial" "$aptd/cache/archives/partial"
-	uri=$(awk '/^URIs:/ { print $2; exit }' \
-		/etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-	[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $3 ~ /^bookworm$/ { print $2; exit }' \
-		/etc/apt/sources.list 2>/dev/null || true)
-	[ -n "$uri" ] || { log "cannot find the Debian mirror in /etc/apt"; exit 1; }
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm-backports main" \
-		>"$aptd/sources.list"
-	"$tool" -qq -o Dir::Etc::SourceList="$aptd/sources.list" \
-		-o Dir::Etc::SourceParts=/dev/null \
-		-o Dir::State::Lists="$aptd/lists" \
-		-o Dir::Cache="$aptd/cache" \
-		-o APT::Sandbox::User=root "$@"
-}
+# apt_private [--cache] ARGS: apt-get (apt-cache) on bookworm-backports
+apt_private() { famfs_apt "$aptd" bookworm-backports "$@"; }
 
 # newest VERSION-PREFIX PACKAGE: the newest version of PACKAGE in the
 # archive that starts with VERSION-PREFIX (dpkg's order), or nothing.
