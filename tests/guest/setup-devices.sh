@@ -153,6 +153,7 @@ cxl_region() {
 	[ -n "$root" ] || { say "no root decoder with cap_$kind"; return 1; }
 	edec=
 	for d in "$cxl/$ep"/decoder*.*; do
+		[ -e "$d/size" ] || continue
 		[ $(($(cat "$d/size"))) -eq 0 ] && { edec=$d; break; }
 	done
 	[ -n "$edec" ] || { say "no free decoder on $ep"; return 1; }
