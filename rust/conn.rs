@@ -5,11 +5,16 @@
 //! Each fuse connection that negotiated FUSE_DAX_FMAP has a table of
 //! [`fmap::MAX_DAXDEVS`] slots, filled lazily: when an fmap names a device
 //! index whose slot is empty, the server is asked for its path
-//! (FUSE_GET_DAXDEV), which is resolved from the root (and in the mount
-//! namespace) of the task that completed FUSE_INIT, the server, whoever
-//! opens the file, and the device is taken as this slot's fs-dax holder
+//! (FUSE_GET_DAXDEV), which is resolved as the server would open it,
+//! whoever opens the file: from the root (and in the mount namespace) of
+//! the task that completed FUSE_INIT, with that task's credentials (fuse
+//! granted FUSE_DAX_FMAP only because it has CAP_SYS_RAWIO), following no
+//! magic link, and only if those credentials may open the node for reading
+//! and writing. The device is then taken as this slot's fs-dax holder
 //! (`fs_dax_get`, which requires the device to be bound to `fsdev_dax` and
-//! free). Devices are released when the connection goes away.
+//! free). Every device taken is either published in its slot or released
+//! before the fill returns; published devices are released when the
+//! connection goes away.
 //!
 //! The connection also keeps, per device, a range map ([`DevMap`]): which
 //! inode maps which device bytes, at which file offsets, one node per run
@@ -32,7 +37,7 @@ use crate::{ffi, fmap, provider::FmapInode, provider::InodeRef, KFmap};
 use core::{
     ffi::{c_int, c_void, CStr},
     ptr,
-    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
 };
 use kernel::{
     alloc::flags::{GFP_KERNEL, GFP_KERNEL_ACCOUNT},
@@ -42,6 +47,11 @@ use kernel::{
     sync::SpinLock,
     types::Opaque,
 };
+
+/// Devices this module holds as fs-dax holder, over all connections: 0
+/// once every connection is gone (checked at module unload, shown in
+/// debugfs as `held_daxdevs`).
+pub(crate) static HELD_DAXDEVS: AtomicUsize = AtomicUsize::new(0);
 
 /// Size of a FUSE_GET_DAXDEV reply (`struct famfs_daxdev_out`).
 pub(crate) const DAXDEV_REPLY_SIZE: usize = 280;
@@ -235,42 +245,50 @@ struct Owners {
     devs: [DevMap; fmap::MAX_DAXDEVS],
 }
 
-/// The root directory daxdev paths are resolved from.
+/// Who names the devices: the root directory daxdev paths are resolved
+/// from, and the credentials they are resolved and checked with.
 ///
 /// # Invariants
 ///
-/// Holds one reference to a `struct path` (taken by `famfs_rs_root_get`),
-/// put by [`Conn`]'s drop.
+/// `path` holds one reference to a `struct path` and `cred` one reference
+/// to a `struct cred` (both taken by `famfs_rs_server_get`), put by
+/// [`Conn`]'s drop.
 #[pin_data]
-struct ServerRoot {
+struct Server {
     #[pin]
     path: Opaque<bindings::path>,
+    cred: *const bindings::cred,
 }
 
-impl ServerRoot {
-    /// The calling task's root.
+impl Server {
+    /// The calling task's root and credentials.
     fn current() -> impl PinInit<Self> {
-        pin_init!(ServerRoot {
+        pin_init!(Server {
             // SAFETY: `famfs_rs_root_get` fills the path in place and takes
             // a reference on it.
             // INVARIANT: that reference, put by `Conn`'s drop.
             path <- Opaque::ffi_init(|p| unsafe { ffi::famfs_rs_root_get(p) }),
+            // SAFETY: no preconditions; returns a referenced, non-null cred.
+            // INVARIANT: that reference, put by `Conn`'s drop.
+            cred: unsafe { ffi::famfs_rs_cred_get() },
         })
     }
 }
 
-// SAFETY: the path is only read (by `vfs_path_lookup`, which takes its own
-// references) after it is initialised, and put once, by the owner's drop;
-// a `struct path` may be used from any thread.
-unsafe impl Send for ServerRoot {}
+// SAFETY: the path and the credentials are only read (by the lookup, which
+// takes its own references, and override_creds()) after they are
+// initialised, and put once, by the owner's drop; both may be used from any
+// thread.
+unsafe impl Send for Server {}
 // SAFETY: as above: shared use is read-only.
-unsafe impl Sync for ServerRoot {}
+unsafe impl Sync for Server {}
 
 /// The state of one connection.
 ///
 /// # Invariants
 ///
-/// `root` is the root directory of the task that completed FUSE_INIT.
+/// `server` is the root directory and the credentials of the task that
+/// completed FUSE_INIT.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Conn {
     slots: [DevSlot; fmap::MAX_DAXDEVS],
@@ -278,9 +296,9 @@ pub(crate) struct Conn {
     /// allocate or wait on the server under it.
     #[pin]
     owners: SpinLock<Owners>,
-    /// Where the server's daxdev paths are resolved from.
+    /// Where and as whom the server's daxdev paths are resolved.
     #[pin]
-    root: ServerRoot,
+    server: Server,
 }
 
 /// What the holder operations tell famfs_rs about its devices.
@@ -297,20 +315,27 @@ static HOLDER_OPS: ffi::dax_holder_operations = ffi::dax_holder_operations {
 /// evicted, until its eviction, which waits for them, released its
 /// claim), so that nothing reaches the memory through famfs once it is
 /// handed to someone else: `memunmap_pages()` does not wait for the
-/// references of fs-dax pages. No signal ends these waits.
+/// references of fs-dax pages. No signal ends these waits. They delay only
+/// this device's removal (and the fs_put_dax() of this device): the DAX
+/// core makes this call outside its global SRCU read section
+/// (patches/0004), so other devices' removals, memory failures elsewhere
+/// and other mounts do not wait for it.
 ///
 /// Any other failure: record the failed range as bad on the device, so
 /// that later faults and I/O of it fail with EHWPOISON (the rest of the
 /// device keeps working), and have the kernel's fs-dax kill path
 /// (`mf_dax_kill_procs()`) unmap the failed pages of every file mapping
 /// them and signal the processes that map them (SIGBUS, BUS_MCEERR_AR to
-/// the task that hit it, BUS_MCEERR_AO to the early-kill ones).
+/// the task that hit it, BUS_MCEERR_AO to the early-kill ones). The first
+/// error is returned (the memory failure is then recorded as failed, not
+/// recovered): an empty range or one off the device, a kill path that
+/// could not lock an entry, a file that stayed busy.
 ///
 /// # Safety
 ///
-/// Called by the DAX core for a device whose holder is a [`DevSlot`], in
-/// its SRCU read section: `fs_put_dax()` (in [`Conn`]'s drop) waits for
-/// this call to return before the slot can go (patches/0004).
+/// Called by the DAX core for a device whose holder is a [`DevSlot`]:
+/// `fs_put_dax()` (in [`Conn`]'s drop) waits for the calls running on the
+/// device to return before the slot can go (patches/0004).
 unsafe extern "C" fn notify_failure(
     dax_dev: *mut ffi::dax_device,
     offset: u64,
@@ -325,6 +350,11 @@ unsafe extern "C" fn notify_failure(
     // SAFETY: our holder cookie is the address of a `DevSlot` inside a
     // `Conn`, which outlives the holding (see the function's contract).
     let slot = unsafe { &*holder.cast::<DevSlot>() };
+    // A device a losing fill took and is about to release (`Conn::fill`):
+    // no file maps it.
+    if slot.dax() != dax_dev {
+        return 0;
+    }
     // SAFETY: no preconditions.
     if !unsafe { ffi::famfs_rs_mf_pre_remove(mf_flags) } {
         let conn = slot.conn.load(Ordering::Acquire);
@@ -337,25 +367,38 @@ unsafe extern "C" fn notify_failure(
         let Some(dev) = conn.slots.iter().position(|s| ptr::eq(s, slot)) else {
             return 0;
         };
-        let (files, skipped) = conn.memory_failure(slot, dev, offset, len, mf_flags);
-        if files + skipped == 0 {
-            crate::err_rl!(
-                "memory failure on daxdev {} at {:#x}+{:#x}: no file maps it",
-                dev,
-                offset,
-                len
-            );
-        } else {
-            crate::err_rl!(
-                "memory failure on daxdev {} at {:#x}+{:#x}: {} file(s) map it, now bad there ({} being evicted)",
-                dev,
-                offset,
-                len,
-                files + skipped,
-                skipped
-            );
-        }
-        return 0;
+        return match conn.memory_failure(slot, dev, offset, len, mf_flags) {
+            Ok((0, 0)) => {
+                crate::err_rl!(
+                    "memory failure on daxdev {} at {:#x}+{:#x}: no file maps it",
+                    dev,
+                    offset,
+                    len
+                );
+                0
+            }
+            Ok((files, evicted)) => {
+                crate::err_rl!(
+                    "memory failure on daxdev {} at {:#x}+{:#x}: {} file(s) map it, now bad there ({} being evicted)",
+                    dev,
+                    offset,
+                    len,
+                    files + evicted,
+                    evicted
+                );
+                0
+            }
+            Err(e) => {
+                crate::err_rl!(
+                    "memory failure on daxdev {} at {:#x}+{:#x}: not handled, error {}",
+                    dev,
+                    offset,
+                    len,
+                    e.to_errno()
+                );
+                e.to_errno()
+            }
+        };
     }
     slot.removed.store(true, Ordering::Release);
     let conn = slot.conn.load(Ordering::Acquire);
@@ -375,14 +418,14 @@ unsafe extern "C" fn notify_failure(
 
 impl Conn {
     /// A new, empty table, resolving daxdev paths from the calling task's
-    /// root.
+    /// root, with its credentials.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Conn {
             slots: [const { DevSlot::new() }; fmap::MAX_DAXDEVS],
             owners <- new_spinlock!(Owners {
                 devs: core::array::from_fn(|_| DevMap::new()),
             }),
-            root <- ServerRoot::current(),
+            server <- Server::current(),
         })
     }
 
@@ -403,16 +446,32 @@ impl Conn {
             // INVARIANT: set before the slot can become the device's holder.
             slot.conn
                 .store(ptr::from_ref(self).cast_mut(), Ordering::Release);
-            let dax = self.take(inode, index, name, slot)?;
+            let (dax, took) = self.take(inode, index, name, slot)?;
             // INVARIANT: the first fill stores the device it took; a racing
             // fill of the same slot found it held by the slot and stores the
             // same pointer, or loses the exchange to it.
-            let _ = slot.dax.compare_exchange(
+            let published = slot.dax.compare_exchange(
                 ptr::null_mut(),
                 dax,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             );
+            if let Err(won) = published {
+                if took && won != dax {
+                    // A racing fill published another device (the server
+                    // named two for one index): this one is not published,
+                    // so release it here, or it stays held for good.
+                    crate::warn_rl!(
+                        "file {}: daxdev {} was named twice with different devices; keeping the first",
+                        inode.nodeid(),
+                        index
+                    );
+                    // SAFETY: `take` took `dax` with two references and the
+                    // slot's address as holder; nothing else knows of it.
+                    unsafe { ffi::famfs_rs_daxdev_close(dax, slot.holder()) };
+                    HELD_DAXDEVS.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
         }
         if slot.is_removed() {
             crate::warn_rl!(
@@ -462,22 +521,26 @@ impl Conn {
         })
     }
 
-    /// Takes the device at `name` (resolved from the connection's root) as
-    /// `slot`'s fs-dax holder, or finds that `slot` holds it already.
+    /// Takes the device at `name` (resolved as the server would open it)
+    /// as `slot`'s fs-dax holder, or finds that `slot` holds it already:
+    /// the device, and whether this call took it (then it holds two
+    /// references, which whoever publishes or drops it releases).
     fn take(
         &self,
         inode: &FmapInode,
         index: u32,
         name: &CStr,
         slot: &DevSlot,
-    ) -> Result<*mut ffi::dax_device> {
+    ) -> Result<(*mut ffi::dax_device, bool)> {
         let mut dax = ptr::null_mut();
-        // SAFETY: `root` is a referenced path (type invariant); `name` is
-        // NUL-terminated; the holder cookie is the slot's address, stable
-        // for the connection's life; `dax` is writable.
+        // SAFETY: `server` holds a referenced path and credentials (type
+        // invariant); `name` is NUL-terminated; the holder cookie is the
+        // slot's address, stable for the connection's life; `dax` is
+        // writable.
         let rc = unsafe {
             ffi::famfs_rs_daxdev_open(
-                self.root.path.get(),
+                self.server.path.get(),
+                self.server.cred,
                 name.as_char_ptr(),
                 slot.holder(),
                 &HOLDER_OPS,
@@ -485,16 +548,29 @@ impl Conn {
             )
         };
         if rc < 0 {
+            let why = match Error::from_errno(rc) {
+                e if e == EACCES => "the server may not open it for reading and writing",
+                e if e == ELOOP => "a magic link or a symlink loop on the way",
+                e if e == ENOENT => "no such node where the server lives",
+                e if e == ENODEV => "not a device-dax character device",
+                e if e == EOPNOTSUPP => "not bound to fsdev_dax",
+                e if e == EBUSY => "another holder has it",
+                _ => "lookup failed",
+            };
             crate::warn_rl!(
-                "file {}: daxdev {} ({:?}): cannot take it as fs-dax holder: {}",
+                "file {}: daxdev {} ({:?}) refused: {} (error {})",
                 inode.nodeid(),
                 index,
                 name,
+                why,
                 rc
             );
             return Err(Error::from_errno(rc));
         }
-        Ok(dax)
+        if rc == 0 {
+            HELD_DAXDEVS.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok((dax, rc == 0))
     }
 
     /// Records that the inode `key` (file `nodeid`, for messages) maps every
@@ -617,7 +693,10 @@ impl Conn {
     /// the range bad, then has the kernel signal and unmap every process
     /// that maps a page of it through a file (`mf_dax_kill_procs()`).
     /// Returns the files whose ranges were handed to it, and those that
-    /// could not be pinned (being evicted: nothing maps them any more).
+    /// could not be pinned because they are being evicted (nothing maps
+    /// them any more); or the first error: `EINVAL` for an empty range or
+    /// one that is not on the device (nothing is recorded then), the kill
+    /// path's error, `EBUSY` for a file that stayed busy.
     fn memory_failure(
         &self,
         slot: &DevSlot,
@@ -625,10 +704,16 @@ impl Conn {
         offset: u64,
         len: u64,
         mf_flags: c_int,
-    ) -> (usize, usize) {
+    ) -> Result<(usize, usize)> {
         let page = kernel::page::PAGE_SIZE as u64;
+        let last = offset.checked_add(len).filter(|_| len > 0).ok_or(EINVAL)?;
+        // SAFETY: the slot holds a live device (type invariant; `dax_dev`
+        // is being notified about).
+        if unsafe { ffi::famfs_rs_daxdev_check_end(slot.dax(), last) } != 0 {
+            return Err(EINVAL);
+        }
         let start = offset & !(page - 1);
-        let end = offset.saturating_add(len).saturating_add(page - 1) & !(page - 1);
+        let end = last.saturating_add(page - 1) & !(page - 1);
         let node = RBTreeNodeReservation::new(GFP_KERNEL);
         {
             let mut o = self.owners.lock();
@@ -645,12 +730,25 @@ impl Conn {
         self.kill_range(dev, start, end, mf_flags)
     }
 
+    /// How often, 10 ms apart, a memory failure tries again to pin a file
+    /// whose super block a writer holds (a remount): a second in all.
+    const PIN_TRIES: u32 = 100;
+
     /// Hands every file range that maps `[start, end)` of device `dev` to
-    /// `mf_dax_kill_procs()`. The lock is held only to find and pin the
-    /// next owner.
-    fn kill_range(&self, dev: usize, start: u64, end: u64, mf_flags: c_int) -> (usize, usize) {
-        let (mut files, mut skipped) = (0usize, 0usize);
+    /// `mf_dax_kill_procs()`: the files handled and those being evicted, or
+    /// the first error (the other files are still handled). The lock is
+    /// held only to find and pin the next owner.
+    fn kill_range(
+        &self,
+        dev: usize,
+        start: u64,
+        end: u64,
+        mf_flags: c_int,
+    ) -> Result<(usize, usize)> {
+        let (mut files, mut evicted) = (0usize, 0usize);
+        let mut first_err = None;
         let mut at = start;
+        let mut tries = 0u32;
         while at < end {
             let (inode, key, c) = {
                 let o = self.owners.lock();
@@ -663,20 +761,44 @@ impl Conn {
                 let inode = unsafe { InodeRef::grab(c.owner as *mut bindings::inode) };
                 (inode, key, c)
             };
-            at = c.end;
-            let Ok(Some(inode)) = inode else {
-                skipped += 1;
-                continue;
+            let inode = match inode {
+                Ok(Some(inode)) => inode,
+                // Being evicted: no mapping of it is left to signal, and its
+                // new faults and I/O fail on the bad range.
+                Ok(None) => {
+                    evicted += 1;
+                    at = c.end;
+                    continue;
+                }
+                // A writer holds s_umount: look at the claim again soon.
+                Err(e) if e == EAGAIN && tries < Self::PIN_TRIES => {
+                    tries += 1;
+                    // SAFETY: no preconditions; no lock is held.
+                    unsafe { bindings::msleep(10) };
+                    continue;
+                }
+                Err(_) => {
+                    first_err.get_or_insert(EBUSY);
+                    at = c.end;
+                    continue;
+                }
             };
+            at = c.end;
+            tries = 0;
             let back = c.back();
             let (a, b) = (start.max(key) - key, end.min(c.end) - key);
             for (file_offset, n) in back.file_ranges(a, b) {
-                inode.kill_procs(file_offset, n, mf_flags);
+                if let Err(e) = inode.kill_procs(file_offset, n, mf_flags) {
+                    first_err.get_or_insert(e);
+                }
             }
             files += 1;
             // `inode` is unpinned here, without the lock.
         }
-        (files, skipped)
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok((files, evicted)),
+        }
     }
 
     /// Takes every mapping of every file on the device of `slot` away
@@ -807,9 +929,11 @@ impl PinnedDrop for Conn {
                 // the device alone (patches/0004); it also waits for a
                 // notify_failure() still running with this slot.
                 unsafe { ffi::famfs_rs_daxdev_close(dax, slot.holder()) };
+                HELD_DAXDEVS.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        // SAFETY: `root` holds a reference (`ServerRoot` invariant), put once.
-        unsafe { bindings::path_put(self.root.path.get()) };
+        // SAFETY: `server` holds a reference on each (`Server` invariant),
+        // put once.
+        unsafe { ffi::famfs_rs_server_put(self.server.path.get(), self.server.cred) };
     }
 }

@@ -242,9 +242,12 @@ struct Debugfs;
 
 impl Debugfs {
     fn new() -> Self {
+        let held = conn::HELD_DAXDEVS.as_ptr().cast();
         // SAFETY: called once, at module init, undone in `drop`; the switch
-        // is a static with the layout of a `bool`.
-        unsafe { ffi::famfs_rs_debugfs_init(IOMAP_TIMING.as_ptr()) };
+        // is a static with the layout of a `bool`, the count a static with
+        // the layout of an `unsigned long` (`usize` on the kernel's
+        // targets), which debugfs only reads.
+        unsafe { ffi::famfs_rs_debugfs_init(IOMAP_TIMING.as_ptr(), held) };
         Debugfs
     }
 }
@@ -282,6 +285,13 @@ impl kernel::Module for FamfsRs {
 
 impl Drop for FamfsRs {
     fn drop(&mut self) {
+        // Every connection pins the module, so none is left, and each one
+        // released its devices when it went: a device still held would
+        // call this module's holder operations after it is gone.
+        let held = conn::HELD_DAXDEVS.load(core::sync::atomic::Ordering::Relaxed);
+        if kernel::warn_on!(held != 0) {
+            pr_err!("{} daxdev(s) still held at unload\n", held);
+        }
         pr_info!("famfs_rs {} unloaded\n", VERSION);
     }
 }

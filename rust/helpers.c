@@ -2,11 +2,14 @@
 /*
  * C helpers of famfs_rs.ko. See helpers.h.
  */
+#include <linux/cred.h>
 #include <linux/dax.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
+#include <linux/fuse_dax_fmap.h>
 #include <linux/iomap.h>
+#include <linux/mount.h>
 #include <linux/mm.h>
 #include <linux/namei.h>
 #include <linux/pfn.h>
@@ -37,11 +40,13 @@ void famfs_rs_iomap_layout(struct famfs_rs_iomap_layout *l)
 
 /**
  * famfs_rs_root_get() - the calling task's root directory
- * @root: filled with the root, referenced; release with path_put()
+ * @root: filled with the root, referenced
  *
- * famfs_rs resolves the server's daxdev paths from the root of the task
- * that completed FUSE_INIT (the server writing its reply), in that task's
- * mount namespace, whoever opens a file later.
+ * Called when the server completes FUSE_INIT (fuse runs the provider's
+ * conn_init in the context of the task writing the reply): famfs_rs
+ * resolves the server's daxdev paths from its root, in its mount
+ * namespace, with its credentials (famfs_rs_cred_get()), whoever opens a
+ * file later. Release with famfs_rs_server_put().
  */
 void famfs_rs_root_get(struct path *root)
 {
@@ -49,8 +54,66 @@ void famfs_rs_root_get(struct path *root)
 }
 
 /**
+ * famfs_rs_cred_get() - the calling task's credentials
+ *
+ * Return: the credentials, referenced; release with famfs_rs_server_put().
+ */
+const struct cred *famfs_rs_cred_get(void)
+{
+	return get_current_cred();
+}
+
+/**
+ * famfs_rs_server_put() - release famfs_rs_root_get() and famfs_rs_cred_get()
+ * @root: the root
+ * @cred: the credentials
+ */
+void famfs_rs_server_put(struct path *root, const struct cred *cred)
+{
+	path_put(root);
+	put_cred(cred);
+}
+
+/*
+ * Find the device node @path names, as the server would open it: from its
+ * root (absolute symlinks and ".." stay inside it), with its credentials,
+ * following no magic link (/proc/self/... would resolve to whoever opens
+ * the file, not the server), and only if the server may open the node for
+ * reading and writing: the DAC and LSM checks of inode_permission(), and
+ * no nodev mount, as may_open() checks for an open(2) of a device node.
+ */
+static int famfs_rs_daxdev_lookup(const struct path *root, const struct cred *cred,
+				  const char *path, dev_t *devt)
+{
+	const struct cred *old;
+	struct inode *inode;
+	struct path p;
+	int rc;
+
+	old = override_creds(cred);
+	rc = vfs_path_lookup(root->dentry, root->mnt, path,
+			     LOOKUP_FOLLOW | LOOKUP_NO_MAGICLINKS, &p);
+	if (rc)
+		goto out;
+	inode = d_backing_inode(p.dentry);
+	if (!S_ISCHR(inode->i_mode))
+		rc = -ENODEV;
+	else if (p.mnt->mnt_flags & MNT_NODEV)
+		rc = -EACCES;
+	else
+		rc = inode_permission(mnt_idmap(p.mnt), inode,
+				      MAY_OPEN | MAY_READ | MAY_WRITE);
+	*devt = inode->i_rdev;
+	path_put(&p);
+out:
+	revert_creds(old);
+	return rc;
+}
+
+/**
  * famfs_rs_daxdev_open() - take a DAX device by path as its fs-dax holder
  * @root: the directory (and mount namespace) absolute paths start from
+ * @cred: the credentials the node is looked up and checked with
  * @path: absolute path of the character device, e.g. /dev/dax1.0
  * @holder: the holder cookie (dax_holder() returns it to @hops)
  * @hops: holder operations (memory failure notification)
@@ -59,28 +122,22 @@ void famfs_rs_root_get(struct path *root)
  * Return: 0 if the device was taken: @out holds it with two references
  * (the lookup's and the holder's), which famfs_rs_daxdev_close() drops;
  * 1 if @holder already holds it (a racing call took it): @out is the
- * device and no reference was taken; -ENOENT, -ELOOP, ... from the path
- * lookup; -ENODEV if the path is not a character device or not a DAX
- * device; -EOPNOTSUPP if the DAX device is not bound to fsdev_dax;
- * -EBUSY if another holder has it.
+ * device and no reference was taken; -ENOENT, -ELOOP (a magic link), ...
+ * from the path lookup; -EACCES if @cred may not open the node for reading
+ * and writing, or it is on a nodev mount; -ENODEV if the path is not a
+ * character device or not a DAX device; -EOPNOTSUPP if the DAX device is
+ * not bound to fsdev_dax; -EBUSY if another holder has it.
  */
-int famfs_rs_daxdev_open(const struct path *root, const char *path,
-			 void *holder, const struct dax_holder_operations *hops,
+int famfs_rs_daxdev_open(const struct path *root, const struct cred *cred,
+			 const char *path, void *holder,
+			 const struct dax_holder_operations *hops,
 			 struct dax_device **out)
 {
 	struct dax_device *dax_dev;
-	struct inode *inode;
-	struct path p;
 	dev_t devt;
 	int rc;
 
-	rc = vfs_path_lookup(root->dentry, root->mnt, path, LOOKUP_FOLLOW, &p);
-	if (rc)
-		return rc;
-	inode = d_backing_inode(p.dentry);
-	devt = inode->i_rdev;
-	rc = S_ISCHR(inode->i_mode) ? 0 : -ENODEV;
-	path_put(&p);
+	rc = famfs_rs_daxdev_lookup(root, cred, path, &devt);
 	if (rc)
 		return rc;
 
@@ -179,7 +236,13 @@ void famfs_rs_inode_unpin(struct inode *inode)
 {
 	struct super_block *sb = inode->i_sb;
 
-	iput(inode);
+	/*
+	 * Maybe the last reference, whose eviction waits for the file's page
+	 * references: put by fuse's workqueue, not here in a memory failure or
+	 * removal handler (under mf_mutex, or in kill_dax()). Queued while
+	 * s_umount is held, so an unmount flushes it before it evicts.
+	 */
+	fuse_dax_fmap_iput_async(inode);
 	up_read(&sb->s_umount);
 }
 
@@ -307,13 +370,15 @@ static const struct file_operations famfs_rs_stats_fops = {
 /**
  * famfs_rs_debugfs_init() - create /sys/kernel/debug/famfs_rs
  * @timing: the switch iomap_timing reads and writes
+ * @held: the count held_daxdevs reads
  *
  * iomap_timing (bool, 0600) turns the timing on; iomap_stats (0600) reads
  * "calls N", "ns N" (total time in iomap_begin, clock reads included) and
  * "clock_ns N" (what timing an empty region gives), and a write resets
- * the first two. Debugfs failures are not errors.
+ * the first two; held_daxdevs (0400) is the number of DAX devices the
+ * module holds as fs-dax holder. Debugfs failures are not errors.
  */
-void famfs_rs_debugfs_init(bool *timing)
+void famfs_rs_debugfs_init(bool *timing, unsigned long *held)
 {
 	u64 d[33], t, x;
 	int i, j;
@@ -336,6 +401,7 @@ void famfs_rs_debugfs_init(bool *timing)
 	famfs_rs_dir = debugfs_create_dir("famfs_rs", NULL);
 	debugfs_create_bool("iomap_timing", 0600, famfs_rs_dir, timing);
 	debugfs_create_file("iomap_stats", 0600, famfs_rs_dir, NULL, &famfs_rs_stats_fops);
+	debugfs_create_ulong("held_daxdevs", 0400, famfs_rs_dir, held);
 }
 
 /**

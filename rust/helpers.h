@@ -34,10 +34,14 @@ struct dax_device;
 struct dax_holder_operations;
 
 struct path;
+struct cred;
 
 void famfs_rs_root_get(struct path *root);
-int famfs_rs_daxdev_open(const struct path *root, const char *path,
-			 void *holder, const struct dax_holder_operations *hops,
+const struct cred *famfs_rs_cred_get(void);
+void famfs_rs_server_put(struct path *root, const struct cred *cred);
+int famfs_rs_daxdev_open(const struct path *root, const struct cred *cred,
+			 const char *path, void *holder,
+			 const struct dax_holder_operations *hops,
 			 struct dax_device **out);
 void famfs_rs_daxdev_close(struct dax_device *dax_dev, void *holder);
 int famfs_rs_daxdev_check_end(struct dax_device *dax_dev, u64 end);
@@ -51,7 +55,7 @@ void famfs_rs_inode_unpin(struct inode *inode);
 int famfs_rs_mf_kill(struct inode *inode, u64 offset, u64 len, int mf_flags);
 void famfs_rs_cond_resched(void);
 
-void famfs_rs_debugfs_init(bool *timing);
+void famfs_rs_debugfs_init(bool *timing, unsigned long *held);
 void famfs_rs_debugfs_exit(void);
 u64 famfs_rs_ktime_ns(void);
 void famfs_rs_timing_end(u64 start);

@@ -131,7 +131,9 @@ impl FmapInode {
 ///
 /// Holds one reference to a live fuse inode of such a connection and its
 /// super block's `s_umount` for reading (`famfs_rs_inode_pin`), both
-/// dropped on drop.
+/// dropped on drop: the reference through fuse's deferred put
+/// (`fuse_dax_fmap_iput_async()`), so that a drop never waits for an
+/// eviction.
 pub(crate) struct InodeRef(NonNull<bindings::inode>);
 
 impl InodeRef {
@@ -164,8 +166,10 @@ impl InodeRef {
 
     /// Unmaps the mapped pages of `len` bytes at file offset `offset` (page
     /// aligned) and signals the processes mapping them
-    /// (`mf_dax_kill_procs()`): for a memory failure there.
-    pub(crate) fn kill_procs(&self, offset: u64, len: u64, mf_flags: c_int) {
+    /// (`mf_dax_kill_procs()`): for a memory failure there. Its error
+    /// (`EBUSY`: a DAX entry could not be locked) means the processes were
+    /// not signalled.
+    pub(crate) fn kill_procs(&self, offset: u64, len: u64, mf_flags: c_int) -> Result {
         // SAFETY: a live fmap-connection inode (type invariant).
         let rc = unsafe { ffi::famfs_rs_mf_kill(self.0.as_ptr(), offset, len, mf_flags) };
         if rc != 0 {
@@ -176,6 +180,7 @@ impl InodeRef {
                 rc
             );
         }
+        to_result(rc)
     }
 }
 

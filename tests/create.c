@@ -11,7 +11,13 @@
  *                           open and mapped: the same file through both
  *                           descriptors, no second GET_FMAP;
  *   refused (no rule)       -EROFS, the server's default: open fails EROFS.
+ * creat(2) and the shell's > (O_CREAT | O_TRUNC) of a new name work: the
+ * VFS does not truncate a file the open created, and famfs_rs refuses
+ * O_TRUNC only on an existing file (it cannot shrink an fmap). O_DIRECT
+ * opens work and their I/O is DAX I/O, as on ext4 and xfs; writes past
+ * the fmap's end fail with ENOSPC.
  */
+#include <sys/wait.h>
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
@@ -32,7 +38,11 @@ FIXTURE_SETUP(create)
 					  "daxdev 0 /dev/dax1.0\n"
 					  "file existing 2M simple 0:0:2M\n"
 					  "file fresh 2M simple 0:2M:2M\n"
+					  "file made 2M simple 0:4M:2M\n"
+					  "file shell 2M simple 0:6M:2M\n"
 					  "mknod fresh reply=new\n"
+					  "mknod made reply=new\n"
+					  "mknod shell reply=new\n"
 					  "mknod alias reply=existing\n"));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, MANIFEST, NULL, true, NULL));
 	ASSERT_EQ(FAMFS_INIT_DAX_FMAP,
@@ -171,6 +181,87 @@ TEST_F(create, mknod_refused_by_the_server_fails_the_open_with_erofs)
 	EXPECT_EQ(1ULL, famfs_load(&self->m.st->mknod_errno));
 	EXPECT_EQ(0ULL, famfs_load(&self->m.st->ops[FUSE_OPEN]));
 	EXPECT_EQ(-1, stat(path, &sb));
+}
+
+TEST_F(create, creat_and_shell_redirect_of_new_names_work)
+{
+	char path[PATH_MAX], cmd[PATH_MAX + 64], got[16];
+	int fd, st;
+
+	/* creat(2): O_CREAT | O_WRONLY | O_TRUNC */
+	snprintf(path, sizeof(path), "%s/made", self->dir);
+	fd = creat(path, 0644);
+	ASSERT_LE(0, fd) TH_LOG("creat: %s", strerror(errno));
+	EXPECT_EQ(5, write(fd, "hello", 5));
+	EXPECT_EQ(0, close(fd));
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(5, read(fd, got, 5));
+	EXPECT_EQ(0, memcmp(got, "hello", 5));
+	EXPECT_EQ(0, close(fd));
+	/* the existing file is not truncated: O_TRUNC on it is refused */
+	errno = 0;
+	EXPECT_EQ(-1, creat(path, 0644));
+	EXPECT_EQ(EPERM, errno);
+
+	/* the shell's > on a new name */
+	snprintf(path, sizeof(path), "%s/shell", self->dir);
+	snprintf(cmd, sizeof(cmd), "echo redirected > %s", path);
+	st = system(cmd);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("sh: status %#x", st);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(11, read(fd, got, 11));
+	EXPECT_EQ(0, memcmp(got, "redirected\n", 11));
+	EXPECT_EQ(0, close(fd));
+	expect_no_create(_metadata, &self->m);
+	EXPECT_EQ(2ULL, famfs_load(&self->m.st->ops[FUSE_MKNOD]));
+}
+
+TEST_F(create, o_direct_is_dax_io_and_writes_past_the_end_fail_with_enospc)
+{
+	unsigned char *buf, *want;
+	char path[PATH_MAX], cmd[2 * PATH_MAX];
+	int fd, st;
+
+	ASSERT_EQ(0, posix_memalign((void **)&buf, 4096, SZ));
+	ASSERT_EQ(0, posix_memalign((void **)&want, 4096, SZ));
+	snprintf(path, sizeof(path), "%s/existing", self->dir);
+	fd = open(path, O_RDWR | O_DIRECT);
+	ASSERT_LE(0, fd) TH_LOG("open(O_DIRECT): %s", strerror(errno));
+	famfs_pattern(want, SZ, 0, 17);
+	EXPECT_EQ((ssize_t)SZ, pwrite(fd, want, SZ, 0));
+	EXPECT_EQ((ssize_t)SZ, pread(fd, buf, SZ, 0));
+	EXPECT_EQ(SZ, famfs_first_diff(buf, want, SZ));
+	/* DAX I/O: no READ or WRITE reaches the server */
+	EXPECT_EQ(0ULL, famfs_load(&self->m.st->ops[FUSE_READ]));
+	EXPECT_EQ(0ULL, famfs_load(&self->m.st->ops[FUSE_WRITE]));
+	/* at the end of the fmap there is no space left */
+	errno = 0;
+	EXPECT_EQ(-1, pwrite(fd, want, 4096, SZ));
+	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_EQ(0, close(fd));
+
+	/* dd oflag=direct, as a user would: 1 MiB at 512 KiB */
+	snprintf(cmd, sizeof(cmd),
+		 "dd if=/dev/zero of=%s bs=4096 count=256 seek=128 oflag=direct conv=notrunc 2>/dev/null",
+		 path);
+	st = system(cmd);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("dd: status %#x", st);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ((ssize_t)SZ, pread(fd, buf, SZ, 0));
+	memset(want + 512 * 1024, 0, 1024 * 1024);
+	EXPECT_EQ(SZ, famfs_first_diff(buf, want, SZ));
+	EXPECT_EQ(0, close(fd));
+	/* and dd past the end reports no space */
+	snprintf(cmd, sizeof(cmd),
+		 "dd if=/dev/zero of=%s bs=4096 count=1 seek=512 oflag=direct conv=notrunc 2>/dev/null",
+		 path);
+	st = system(cmd);
+	EXPECT_FALSE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	free(buf);
+	free(want);
 }
 
 TEST_F(create, o_tmpfile_fails_with_eopnotsupp_and_sends_nothing)

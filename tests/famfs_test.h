@@ -800,4 +800,34 @@ static inline void famfs_kmsg_scan(int fd, unsigned long long ino, struct famfs_
 	}
 }
 
+/* Lines logged since the last read of @fd (famfs_kmsg_open()) with @needle. */
+static inline int famfs_kmsg_count(int fd, const char *needle)
+{
+	char rec[8192];
+	ssize_t n;
+	int hits = 0;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		if (strstr(rec, needle))
+			hits++;
+	}
+	return hits;
+}
+
+/* The DAX devices famfs_rs holds (debugfs held_daxdevs), or -1. */
+static inline long long famfs_held_daxdevs(void)
+{
+	unsigned long long v;
+
+	if (read_u64("/sys/kernel/debug/famfs_rs/held_daxdevs", &v))
+		return -1;
+	return (long long)v;
+}
+
 #endif /* FAMFS_TEST_H */

@@ -76,11 +76,14 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include <linux/capability.h>
 #include <linux/fuse.h>
 #include <linux/famfs_fmap.h>
 #include "famfs_server.h"
@@ -211,6 +214,10 @@ struct daxdev {
 	__u64 index;
 	char *path;			/* NULL: only overrides were given */
 	struct override ovr;
+	char *race_path;		/* daxdev-race: the second request's path */
+	__u64 race_unique;		/* the first request, held */
+	bool race_held;
+	bool race_done;
 };
 
 /* A reply as the fmap and daxdev logic computes it. */
@@ -228,6 +235,9 @@ struct server {
 	bool force_fmap;
 	bool verbose;
 	bool lax_fmap_in;		/* --lax-fmap-in: no input = size 4096 */
+	const char *chroot_dir;		/* --chroot: serve from there */
+	long drop_uid;			/* --drop-uid: serve as this uid (-1: no) */
+	bool keep_rawio;		/* --keep-rawio: and keep CAP_SYS_RAWIO */
 	const char *stats_path;
 	const char *extra_opts;
 	const char *manifest;
@@ -1033,7 +1043,7 @@ static bool parse_behaviour(const struct parser *p, struct server *s, char **tok
 
 static const char * const directives[] = {
 	"daxdev", "daxdev-reply", "daxdev-errno", "fmap-reply", "fmap-errno", "fmap-announce",
-	"fmap-stall", "daxdev-stall", "fmap-fields", "fmap-stall-sized",
+	"fmap-stall", "daxdev-stall", "fmap-fields", "fmap-stall-sized", "daxdev-race",
 };
 
 static void parse_line(const struct parser *p, struct server *s, char **tok, int ntok)
@@ -1097,6 +1107,16 @@ static void parse_line(const struct parser *p, struct server *s, char **tok, int
 			bad_manifest(p, "daxdev path longer than %d bytes",
 				     FAMFS_DAXDEV_NAME_MAX - 1);
 		dev->path = xstrdup(tok[2]);
+	} else if (!strcmp(d, "daxdev-race")) {
+		/*
+		 * The first GET_DAXDEV for the index waits for a second one;
+		 * then the first gets the daxdev line's path, the second this.
+		 */
+		dev = get_daxdev(s, need_u64(p, tok[1], "daxdev index", UINT32_MAX));
+		if (strlen(tok[2]) >= FAMFS_DAXDEV_NAME_MAX)
+			bad_manifest(p, "daxdev path longer than %d bytes",
+				     FAMFS_DAXDEV_NAME_MAX - 1);
+		dev->race_path = xstrdup(tok[2]);
 	} else if (!strcmp(d, "daxdev-reply")) {
 		dev = get_daxdev(s, need_u64(p, tok[1], "daxdev index", UINT32_MAX));
 		set_reply(p, s, &dev->ovr, tok[2]);
@@ -1195,6 +1215,7 @@ static void free_manifest(struct server *s)
 	}
 	for (i = 0; i < s->ndevs; i++) {
 		free(s->devs[i].path);
+		free(s->devs[i].race_path);
 		free_override(&s->devs[i].ovr);
 	}
 	for (i = 0; i < s->nmknods; i++)
@@ -1936,6 +1957,20 @@ static void do_get_daxdev(struct server *s, const struct fuse_in_header *in)
 	if (d && d->ovr.stall && stall(s, in))
 		return;
 	daxdev_reply(d, in->nodeid, &r);
+	if (d && d->race_path && !d->race_done) {
+		if (!d->race_held) {
+			d->race_unique = in->unique;
+			d->race_held = true;
+			return;
+		}
+		/* both in flight: the first gets the path, this one the other */
+		send_reply(s, d->race_unique, r.err, r.data, r.len);
+		memset(r.buf + offsetof(struct famfs_daxdev_out, name), 0,
+		       DAXDEV_OUT_SIZE - offsetof(struct famfs_daxdev_out, name));
+		memcpy(r.buf + offsetof(struct famfs_daxdev_out, name), d->race_path,
+		       strlen(d->race_path) + 1);
+		d->race_done = true;
+	}
 	send_reply(s, in->unique, r.err, r.data, r.len);
 }
 
@@ -2648,6 +2683,35 @@ static void do_mount(struct server *s)
 	s->mounted = true;
 }
 
+/*
+ * --chroot, --drop-uid, --keep-rawio: after mounting (which needs root),
+ * serve as a server behind fusermount3 would, or one confined to a root:
+ * chroot first, then drop to the uid and gid with no supplementary groups
+ * and no capabilities (or CAP_SYS_RAWIO alone).
+ */
+static void drop_privileges(struct server *s)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	uid_t uid = (uid_t)s->drop_uid;
+
+	if (s->chroot_dir && (chroot(s->chroot_dir) || chdir("/")))
+		die("chroot %s: %s", s->chroot_dir, strerror(errno));
+	if (s->drop_uid < 0)
+		return;
+	if (s->keep_rawio && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
+		die("PR_SET_KEEPCAPS: %s", strerror(errno));
+	if (syscall(SYS_setgroups, 0, NULL) || setresgid(uid, uid, uid) ||
+	    setresuid(uid, uid, uid))
+		die("dropping to uid %u: %s", (unsigned int)uid, strerror(errno));
+	if (s->keep_rawio) {
+		data[0].effective = 1U << CAP_SYS_RAWIO;
+		data[0].permitted = 1U << CAP_SYS_RAWIO;
+	}
+	if (syscall(SYS_capset, &hdr, data))
+		die("capset: %s", strerror(errno));
+}
+
 /* --dump-*: print the reply the server would send, raw, on stdout. */
 static int dump(struct server *s, int what, const char *arg)
 {
@@ -2695,6 +2759,9 @@ static void help(FILE *out, int status)
 	      "  --stats PATH       live counters in PATH (struct famfs_server_stats)\n"
 	      "  --control PATH     a unix socket at PATH taking control commands\n"
 	      "  --lax-fmap-in      take a GET_FMAP without input as size 4096 (old kernels)\n"
+	      "  --chroot DIR       after mounting, chroot to DIR\n"
+	      "  --drop-uid UID     after mounting, serve as UID with no capabilities\n"
+	      "  --keep-rawio       with --drop-uid: keep CAP_SYS_RAWIO (only)\n"
 	      "  -o OPTS            more mount options, appended\n"
 	      "  -v, --verbose      log every request on stderr\n"
 	      "  --dump-fmap NAME   print the first GET_FMAP reply for NAME, raw\n"
@@ -2712,6 +2779,9 @@ int main(int argc, char **argv)
 		{ "stats", required_argument, NULL, 's' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "lax-fmap-in", no_argument, NULL, 'L' },
+		{ "chroot", required_argument, NULL, 'R' },
+		{ "drop-uid", required_argument, NULL, 'U' },
+		{ "keep-rawio", no_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "dump-fmap", required_argument, NULL, 'd' },
 		{ "dump-fmap-sized", required_argument, NULL, 'S' },
@@ -2726,6 +2796,7 @@ int main(int argc, char **argv)
 
 	s->fd = -1;
 	s->ctl_fd = -1;
+	s->drop_uid = -1;
 	while ((c = getopt_long(argc, argv, "fo:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -2745,6 +2816,15 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			s->lax_fmap_in = true;
+			break;
+		case 'R':
+			s->chroot_dir = optarg;
+			break;
+		case 'U':
+			s->drop_uid = strtol(optarg, NULL, 10);
+			break;
+		case 'K':
+			s->keep_rawio = true;
 			break;
 		case 'o':
 			s->extra_opts = optarg;
@@ -2791,6 +2871,7 @@ int main(int argc, char **argv)
 	open_stats(s);
 	ctl_open(s);
 	do_mount(s);
+	drop_privileges(s);
 
 	rc = serve(s);
 	if (rc && !s->initialized && s->mounted) {

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Every device famfs_rs takes is published or released. Two GET_DAXDEV
+ * requests for one index in flight at once (two first opens of two files
+ * on it), answered with two different devices (the server's daxdev-race
+ * directive): each fill takes its device as fs-dax holder, one publishes
+ * it in the slot, and the other must release the one it took. It used to
+ * keep it: held after the unmount and after the module was gone, so that
+ * another mount got EBUSY for it, and unbinding it jumped into the
+ * unloaded module's holder operations. Now the second mount takes both
+ * devices, famfs_rs holds no device once the mounts are gone, and after
+ * rmmod every device unbinds and binds again cleanly (the VM run fails
+ * on any splat).
+ */
+#include <limits.h>
+#include <pthread.h>
+#include "famfs_test.h"
+#include "kselftest_harness.h"
+
+#define MANIFEST "/tmp/daxdev-race.manifest"
+
+struct opener {
+	const struct famfs_mount *m;
+	const char *name;
+	int fd;
+};
+
+static void *open_thread(void *arg)
+{
+	struct opener *o = arg;
+
+	o->fd = famfs_open_rw(o->m, o->name);
+	return NULL;
+}
+
+static int rebind(const char *dev)
+{
+	char drv[64];
+
+	if (famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/unbind", dev))
+		return -EIO;
+	famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/bind", dev);
+	famfs_dax_driver(dev, drv, sizeof(drv));
+	if (strcmp(drv, "fsdev_dax")) {
+		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", dev);
+		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dev);
+		famfs_dax_driver(dev, drv, sizeof(drv));
+	}
+	return strcmp(drv, "fsdev_dax") ? -ENODEV : 0;
+}
+
+FIXTURE(race) {
+	int unused;
+};
+
+FIXTURE_SETUP(race)
+{
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	unlink(MANIFEST);
+	if (!module_loaded("famfs_rs"))
+		load_module(FAMFS_MODULE_PATH);
+}
+
+TEST_F_TIMEOUT(race, racing_daxdev_replies_leave_no_device_held, 180)
+{
+	struct opener a = { .name = "a" }, b = { .name = "b" };
+	struct famfs_mount m;
+	long long held0;
+	pthread_t t;
+	char c;
+	int kfd, fd;
+
+	ASSERT_TRUE(module_loaded("famfs_rs"));
+	held0 = famfs_held_daxdevs();
+	ASSERT_LE(0, held0);
+	ASSERT_EQ(0, famfs_write_manifest(MANIFEST,
+					  "daxdev 0 /dev/dax1.0\ndaxdev-race 0 /dev/dax2.0\n"
+					  "file a 2M simple 0:300M:2M\n"
+					  "file b 2M simple 0:302M:2M\n"));
+	kfd = famfs_kmsg_open();
+	ASSERT_GE(kfd, 0);
+	ASSERT_EQ(0, famfs_mount_start(&m, MANIFEST, NULL, true, NULL));
+	a.m = &m;
+	b.m = &m;
+
+	/* a's fill asks for index 0 and the server holds the request ... */
+	ASSERT_EQ(0, pthread_create(&t, NULL, open_thread, &a));
+	ASSERT_TRUE(famfs_wait_count(&m.st->daxdev[0], 1, 20000));
+	/* ... until b's fill asks too: a gets dax1.0, b gets dax2.0 */
+	open_thread(&b);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(2ULL, famfs_load(&m.st->daxdev[0]));
+	ASSERT_LE(0, a.fd) TH_LOG("open a: %s", strerror(-a.fd));
+	ASSERT_LE(0, b.fd) TH_LOG("open b: %s", strerror(-b.fd));
+	/* one device is the slot's, the other was released at once */
+	EXPECT_EQ(held0 + 1, famfs_held_daxdevs());
+	EXPECT_EQ(1, famfs_kmsg_count(kfd, "named twice with different devices"));
+	/* both files work, on the device the slot kept */
+	EXPECT_EQ(1, pwrite(a.fd, "a", 1, 0));
+	EXPECT_EQ(1, pwrite(b.fd, "b", 1, 0));
+	EXPECT_EQ(1, pread(a.fd, &c, 1, 0));
+	EXPECT_EQ('a', c);
+	EXPECT_EQ(1, pread(b.fd, &c, 1, 0));
+	EXPECT_EQ('b', c);
+	close(a.fd);
+	close(b.fd);
+	famfs_mount_stop(&m, NULL);
+	EXPECT_EQ(held0, famfs_held_daxdevs());
+
+	/* neither device is left held: another mount takes both */
+	ASSERT_EQ(0, famfs_write_manifest(MANIFEST,
+					  "daxdev 0 /dev/dax1.0\ndaxdev 1 /dev/dax2.0\n"
+					  "file x 2M simple 0:300M:2M\n"
+					  "file y 2M simple 1:300M:2M\n"));
+	ASSERT_EQ(0, famfs_mount_start(&m, MANIFEST, NULL, true, NULL));
+	fd = famfs_open_rw(&m, "x");
+	EXPECT_LE(0, fd) TH_LOG("dax1.0: %s", strerror(-fd));
+	if (fd >= 0)
+		close(fd);
+	fd = famfs_open_rw(&m, "y");
+	EXPECT_LE(0, fd) TH_LOG("dax2.0: %s", strerror(-fd));
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(held0 + 2, famfs_held_daxdevs());
+	famfs_mount_stop(&m, NULL);
+	EXPECT_EQ(held0, famfs_held_daxdevs());
+	unlink(MANIFEST);
+
+	/* with the module gone, every device unbinds and binds again */
+	ASSERT_EQ(0, unload_module("famfs_rs"));
+	EXPECT_EQ(0, famfs_kmsg_count(kfd, "still held at unload"));
+	EXPECT_EQ(0, rebind("dax1.0"));
+	EXPECT_EQ(0, rebind("dax2.0"));
+	EXPECT_EQ(0, rebind("dax3.0"));
+	ASSERT_EQ(0, load_module(FAMFS_MODULE_PATH));
+	close(kfd);
+}
+
+TEST_HARNESS_MAIN
