@@ -350,13 +350,17 @@ unsafe extern "C" fn notify_failure(
     // SAFETY: our holder cookie is the address of a `DevSlot` inside a
     // `Conn`, which outlives the holding (see the function's contract).
     let slot = unsafe { &*holder.cast::<DevSlot>() };
+    let published = slot.dax();
+    // SAFETY: no preconditions.
+    let pre_remove = unsafe { ffi::famfs_rs_mf_pre_remove(mf_flags) };
     // A device a losing fill took and is about to release (`Conn::fill`):
-    // no file maps it.
-    if slot.dax() != dax_dev {
+    // no file maps it. A null slot is a fill that took the device and has
+    // not published it yet: a removal must still mark the slot (below), or
+    // that fill would publish a device that is going away.
+    if published != dax_dev && (!pre_remove || !published.is_null()) {
         return 0;
     }
-    // SAFETY: no preconditions.
-    if !unsafe { ffi::famfs_rs_mf_pre_remove(mf_flags) } {
+    if !pre_remove {
         let conn = slot.conn.load(Ordering::Acquire);
         if conn.is_null() {
             return 0;
@@ -697,7 +701,7 @@ impl Conn {
     /// them any more); or the first error: `EINVAL` for an empty range or
     /// one that is not on the device (nothing is recorded then), the kill
     /// path's error, `EBUSY` for a file that stayed busy.
-    fn memory_failure(
+    pub(crate) fn memory_failure(
         &self,
         slot: &DevSlot,
         dev: usize,
@@ -731,7 +735,8 @@ impl Conn {
     }
 
     /// How often, 10 ms apart, a memory failure tries again to pin a file
-    /// whose super block a writer holds (a remount): a second in all.
+    /// whose super block a writer holds (a remount): a second in all, for
+    /// the whole failure (it runs under the global `mf_mutex`).
     const PIN_TRIES: u32 = 100;
 
     /// Hands every file range that maps `[start, end)` of device `dev` to
@@ -784,7 +789,6 @@ impl Conn {
                 }
             };
             at = c.end;
-            tries = 0;
             let back = c.back();
             let (a, b) = (start.max(key) - key, end.min(c.end) - key);
             for (file_offset, n) in back.file_ranges(a, b) {

@@ -98,7 +98,8 @@ static int famfs_rs_daxdev_lookup(const struct path *root, const struct cred *cr
 	inode = d_backing_inode(p.dentry);
 	if (!S_ISCHR(inode->i_mode))
 		rc = -ENODEV;
-	else if (p.mnt->mnt_flags & MNT_NODEV)
+	else if ((p.mnt->mnt_flags & MNT_NODEV) ||
+		 (p.mnt->mnt_sb->s_iflags & SB_I_NODEV))	/* may_open_dev() */
 		rc = -EACCES;
 	else
 		rc = inode_permission(mnt_idmap(p.mnt), inode,
