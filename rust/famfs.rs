@@ -428,6 +428,22 @@ mod tests {
     }
 
     #[test]
+    fn memory_failure_of_an_empty_or_overflowing_range_is_refused() {
+        let conn = Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory");
+        let slot = conn.slot(0).expect("slot 0");
+        // Refused before the (here absent) device or the maps are touched.
+        assert_eq!(conn.memory_failure(slot, 0, 0x1000, 0, 0), Err(EINVAL));
+        assert_eq!(
+            conn.memory_failure(slot, 0, u64::MAX - 10, 100, 0),
+            Err(EINVAL)
+        );
+        assert_eq!(conn.memory_failure(slot, 0, u64::MAX, 1, 0), Err(EINVAL));
+        // Nothing was recorded: the device has no bad range.
+        assert!(!slot.is_bad());
+        assert_eq!(conn.good_len(0, 0x1000, 0x1000), Ok(0x1000));
+    }
+
+    #[test]
     fn block_owners_are_inodes_not_numbers() {
         let conn = Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory");
         let mut buf = [0u8; 32 + 2 * 24];

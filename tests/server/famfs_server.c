@@ -47,6 +47,10 @@
  * Exit status 1: a runtime failure; 2: bad usage or manifest; 3: a dump
  * whose reply is an error.
  *
+ * "subdir NAME" (before the files) adds one directory to the root, and
+ * files listed as NAME/CHILD are in it (looked up there; it lists
+ * nothing).
+ *
  * Hostile behaviours for tests of the kernel: manifest directives (attr,
  * lookup-stall, setattr ok, mknod, locks, lock-conflict, ioctl, poll, open-flags,
  * fmap-stall, ...), and with --control PATH a unix socket polled together
@@ -129,6 +133,7 @@ static_assert(sizeof(struct famfs_daxdev_out) == DAXDEV_OUT_SIZE, "daxdev_out");
 static_assert(sizeof(struct famfs_get_fmap_in) == 8, "get_fmap_in");
 
 #define FIRST_FILE_ID		2	/* nodeid of the manifest's first file */
+#define SUBDIR_ID		0x10000000000ULL	/* nodeid of the "subdir" directory: 2^40 */
 #define MAX_WRITE		(128 * 1024)
 /* >= FUSE_MIN_READ_BUFFER and the largest WRITE the kernel may send */
 #define BUF_SIZE		(MAX_WRITE + 4096)
@@ -236,6 +241,7 @@ struct server {
 	bool verbose;
 	bool lax_fmap_in;		/* --lax-fmap-in: no input = size 4096 */
 	const char *chroot_dir;		/* --chroot: serve from there */
+	char *subdir;			/* "subdir NAME": a directory in the root */
 	long drop_uid;			/* --drop-uid: serve as this uid (-1: no) */
 	bool keep_rawio;		/* --keep-rawio: and keep CAP_SYS_RAWIO */
 	const char *stats_path;
@@ -569,8 +575,13 @@ static void parse_file(const struct parser *p, struct server *s, char **tok, int
 
 	if (ntok < 3)
 		bad_manifest(p, "want: file NAME SIZE [simple|interleave ...]");
+	/* "SUBDIR/NAME": a file in the subdir directory */
+	if (s->subdir && !strncmp(name, s->subdir, strlen(s->subdir)) &&
+	    name[strlen(s->subdir)] == '/')
+		name += strlen(s->subdir) + 1;
 	if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/'))
-		bad_manifest(p, "bad file name '%s'", name);
+		bad_manifest(p, "bad file name '%s'", tok[1]);
+	name = tok[1];
 	if (strlen(name) > NAME_MAX_LEN)
 		bad_manifest(p, "file name longer than %d bytes", NAME_MAX_LEN);
 	if (find_file(s, name))
@@ -970,7 +981,12 @@ static bool parse_behaviour(const struct parser *p, struct server *s, char **tok
 	char *v;
 	int i;
 
-	if (!strcmp(d, "attr")) {
+	if (!strcmp(d, "subdir")) {
+		/* one directory in the root; files named NAME/... are in it */
+		if (ntok != 2 || s->subdir || s->nfiles || strchr(tok[1], '/'))
+			bad_manifest(p, "want: subdir NAME, once, before the files");
+		s->subdir = xstrdup(tok[1]);
+	} else if (!strcmp(d, "attr")) {
 		if (ntok < 3)
 			bad_manifest(p, "want: attr NAME KEY=VALUE...");
 		f = need_file(p, s, tok[1]);
@@ -1227,6 +1243,7 @@ static void free_manifest(struct server *s)
 	free(s->stalled);
 	free(s->files);
 	free(s->devs);
+	free(s->subdir);
 	free(s->manifest_dir);
 }
 
@@ -1429,9 +1446,14 @@ static struct famfs_file *node_file(struct server *s, __u64 nodeid)
 	return &s->files[nodeid - FIRST_FILE_ID];
 }
 
+static bool node_is_dir(struct server *s, __u64 nodeid)
+{
+	return nodeid == FUSE_ROOT_ID || (s->subdir && nodeid == SUBDIR_ID);
+}
+
 static bool node_valid(struct server *s, __u64 nodeid)
 {
-	return nodeid == FUSE_ROOT_ID || node_file(s, nodeid);
+	return node_is_dir(s, nodeid) || node_file(s, nodeid);
 }
 
 static void fill_attr(struct server *s, __u64 nodeid, struct fuse_attr *a)
@@ -1597,14 +1619,29 @@ static void do_lookup(struct server *s, const struct fuse_in_header *in,
 		reply_err(s, in, -EINVAL);
 		return;
 	}
-	if (in->nodeid != FUSE_ROOT_ID) {
+	if (!node_is_dir(s, in->nodeid)) {
 		reply_err(s, in, node_file(s, in->nodeid) ? -ENOTDIR : -ENOENT);
 		return;
 	}
-	for (i = 0; i < s->nlookup_stalls; i++)
-		if (!strcmp(s->lookup_stalls[i], arg) && stall(s, in))
-			return;
-	idx = lookup_name(s, arg);
+	if (in->nodeid == FUSE_ROOT_ID && s->subdir && !strcmp(arg, s->subdir)) {
+		out.nodeid = SUBDIR_ID;
+		out.entry_valid = ENTRY_TIMEOUT;
+		out.attr_valid = ENTRY_TIMEOUT;
+		fill_attr(s, SUBDIR_ID, &out.attr);
+		send_reply(s, in->unique, 0, &out, sizeof(out));
+		return;
+	}
+	if (in->nodeid == SUBDIR_ID) {
+		char full[2 * NAME_MAX_LEN + 2];
+
+		snprintf(full, sizeof(full), "%s/%s", s->subdir, (const char *)arg);
+		idx = lookup_name(s, full);
+	} else {
+		for (i = 0; i < s->nlookup_stalls; i++)
+			if (!strcmp(s->lookup_stalls[i], arg) && stall(s, in))
+				return;
+		idx = strchr(arg, '/') ? -1 : lookup_name(s, arg);
+	}
 	if (idx < 0) {
 		reply_err(s, in, -ENOENT);
 		return;
@@ -1795,7 +1832,7 @@ static void do_notify_reply(struct server *s, const void *arg, size_t len)
 static void do_open(struct server *s, const struct fuse_in_header *in, bool dir)
 {
 	struct fuse_open_out out = { 0 };
-	bool is_dir = in->nodeid == FUSE_ROOT_ID;
+	bool is_dir = node_is_dir(s, in->nodeid);
 
 	if (!node_valid(s, in->nodeid)) {
 		reply_err(s, in, -ENOENT);
@@ -1850,8 +1887,8 @@ static void do_readdir(struct server *s, const struct fuse_in_header *in,
 		if (i < 2)
 			rec = add_dirent(s->out + used, size - used, FUSE_ROOT_ID, i + 1,
 					 DT_DIR, i ? ".." : ".");
-		else if (s->files[i - 2].hidden)
-			continue;	/* "mknod NAME reply=new" before the MKNOD */
+		else if (s->files[i - 2].hidden || strchr(s->files[i - 2].name, '/'))
+			continue;	/* before its MKNOD, or in the subdir */
 		else
 			rec = add_dirent(s->out + used, size - used, FIRST_FILE_ID + i - 2,
 					 i + 1, DT_REG, s->files[i - 2].name);
