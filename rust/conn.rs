@@ -7,8 +7,9 @@
 //! index whose slot is empty, the server is asked for its path
 //! (FUSE_GET_DAXDEV), which is resolved as the server would open it,
 //! whoever opens the file: from the root (and in the mount namespace) of
-//! the task that completed FUSE_INIT, with that task's credentials (fuse
-//! granted FUSE_DAX_FMAP only because it has CAP_SYS_RAWIO), following no
+//! the task that wrote the FUSE_INIT reply, with that task's credentials
+//! (fuse granted FUSE_DAX_FMAP only because it has CAP_SYS_RAWIO, and
+//! captured both in that task's write()), following no
 //! magic link, and only if those credentials may open the node for reading
 //! and writing. The device is then taken as this slot's fs-dax holder
 //! (`fs_dax_get`, which requires the device to be bound to `fsdev_dax` and
@@ -33,7 +34,11 @@
 //! or waits on the server. Filling a slot takes no lock at all: racing
 //! fills of one slot agree through `fs_dax_get` and a compare-exchange.
 
-use crate::{ffi, fmap, provider::FmapInode, provider::InodeRef, KFmap};
+use crate::{
+    ffi, fmap,
+    provider::{FmapInode, InitServer, InodeRef},
+    KFmap,
+};
 use core::{
     ffi::{c_int, c_void, CStr},
     ptr,
@@ -261,16 +266,20 @@ struct Server {
 }
 
 impl Server {
-    /// The calling task's root and credentials.
-    fn current() -> impl PinInit<Self> {
+    /// The root and credentials of `server`, or of the calling task if
+    /// `None` (the KUnit cases).
+    fn new(server: Option<&InitServer<'_>>) -> impl PinInit<Self> {
+        let (root, cred) = server.map_or((ptr::null(), ptr::null()), |s| (s.root(), s.cred()));
         pin_init!(Server {
             // SAFETY: `famfs_rs_root_get` fills the path in place and takes
-            // a reference on it.
+            // a reference on it; `root` is null or live for the call
+            // (`InitServer` invariant).
             // INVARIANT: that reference, put by `Conn`'s drop.
-            path <- Opaque::ffi_init(|p| unsafe { ffi::famfs_rs_root_get(p) }),
-            // SAFETY: no preconditions; returns a referenced, non-null cred.
+            path <- Opaque::ffi_init(|p| unsafe { ffi::famfs_rs_root_get(p, root) }),
+            // SAFETY: `cred` is null or live for the call (`InitServer`
+            // invariant); returns a referenced, non-null cred.
             // INVARIANT: that reference, put by `Conn`'s drop.
-            cred: unsafe { ffi::famfs_rs_cred_get() },
+            cred: unsafe { ffi::famfs_rs_cred_get(cred) },
         })
     }
 }
@@ -288,7 +297,7 @@ unsafe impl Sync for Server {}
 /// # Invariants
 ///
 /// `server` is the root directory and the credentials of the task that
-/// completed FUSE_INIT.
+/// wrote the FUSE_INIT reply (of the task that made the table, in KUnit).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Conn {
     slots: [DevSlot; fmap::MAX_DAXDEVS],
@@ -421,16 +430,29 @@ unsafe extern "C" fn notify_failure(
 }
 
 impl Conn {
-    /// A new, empty table, resolving daxdev paths from the calling task's
-    /// root, with its credentials.
-    pub(crate) fn new() -> impl PinInit<Self> {
+    /// A new, empty table, resolving daxdev paths from the root of
+    /// `server`, with its credentials (those of the calling task if
+    /// `None`).
+    fn with(server: Option<&InitServer<'_>>) -> impl PinInit<Self> {
+        // Takes the pointers now: the initializer does not borrow `server`.
+        let server = Server::new(server);
         pin_init!(Conn {
             slots: [const { DevSlot::new() }; fmap::MAX_DAXDEVS],
             owners <- new_spinlock!(Owners {
                 devs: core::array::from_fn(|_| DevMap::new()),
             }),
-            server <- Server::current(),
+            server <- server,
         })
+    }
+
+    /// The table of a connection whose FUSE_INIT reply `server` wrote.
+    pub(crate) fn with_server(server: &InitServer<'_>) -> impl PinInit<Self> {
+        Self::with(Some(server))
+    }
+
+    /// A table resolving as the calling task (the KUnit cases).
+    pub(crate) fn new() -> impl PinInit<Self> {
+        Self::with(None)
     }
 
     /// The slot of device `index` (< MAX_DAXDEVS, checked by the fmap core).

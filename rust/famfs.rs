@@ -32,7 +32,7 @@ pub mod fmap;
 mod provider;
 
 use conn::Conn;
-use provider::{FmapInode, FmapProvider, Iomap, Registration};
+use provider::{FmapInode, FmapProvider, InitServer, Iomap, Registration};
 
 /// Version of famfs_rs, logged at load.
 pub const VERSION: &str = "0.1.0";
@@ -148,8 +148,8 @@ impl FmapProvider for Famfs {
     type Conn = Arc<Conn>;
     type Fmap = KBox<InodeFmap>;
 
-    fn conn_init() -> Result<Arc<Conn>> {
-        Arc::pin_init(Conn::new(), GFP_KERNEL)
+    fn conn_init(server: &InitServer<'_>) -> Result<Arc<Conn>> {
+        Arc::pin_init(Conn::with_server(server), GFP_KERNEL)
     }
 
     fn fmap_get(inode: &FmapInode, conn: ArcBorrow<'_, Conn>) -> Result<(KBox<InodeFmap>, u64)> {

@@ -39,28 +39,35 @@ void famfs_rs_iomap_layout(struct famfs_rs_iomap_layout *l)
 }
 
 /**
- * famfs_rs_root_get() - the calling task's root directory
- * @root: filled with the root, referenced
+ * famfs_rs_root_get() - a reference to the server's root directory
+ * @root: filled with @from, referenced
+ * @from: the root of the task that wrote the FUSE_INIT reply, as fuse
+ *	passes it to conn_init; NULL for the calling task's (KUnit)
  *
- * Called when the server completes FUSE_INIT (fuse runs the provider's
- * conn_init in the context of the task writing the reply): famfs_rs
- * resolves the server's daxdev paths from its root, in its mount
+ * famfs_rs resolves the server's daxdev paths from its root, in its mount
  * namespace, with its credentials (famfs_rs_cred_get()), whoever opens a
  * file later. Release with famfs_rs_server_put().
  */
-void famfs_rs_root_get(struct path *root)
+void famfs_rs_root_get(struct path *root, const struct path *from)
 {
-	get_fs_root(current->fs, root);
+	if (!from) {
+		get_fs_root(current->fs, root);
+		return;
+	}
+	*root = *from;
+	path_get(root);
 }
 
 /**
- * famfs_rs_cred_get() - the calling task's credentials
+ * famfs_rs_cred_get() - a reference to the server's credentials
+ * @from: those of the task that wrote the FUSE_INIT reply, as fuse passes
+ *	them to conn_init; NULL for the calling task's (KUnit)
  *
  * Return: the credentials, referenced; release with famfs_rs_server_put().
  */
-const struct cred *famfs_rs_cred_get(void)
+const struct cred *famfs_rs_cred_get(const struct cred *from)
 {
-	return get_current_cred();
+	return from ? get_cred(from) : get_current_cred();
 }
 
 /**

@@ -36,8 +36,8 @@ struct dax_holder_operations;
 struct path;
 struct cred;
 
-void famfs_rs_root_get(struct path *root);
-const struct cred *famfs_rs_cred_get(void);
+void famfs_rs_root_get(struct path *root, const struct path *from);
+const struct cred *famfs_rs_cred_get(const struct cred *from);
 void famfs_rs_server_put(struct path *root, const struct cred *cred);
 int famfs_rs_daxdev_open(const struct path *root, const struct cred *cred,
 			 const char *path, void *holder,

@@ -28,6 +28,33 @@ use kernel::{
     ThisModule,
 };
 
+/// The server a FUSE_DAX_FMAP grant is for: the credentials and the root
+/// directory of the task that wrote the FUSE_INIT reply accepting it, as
+/// fuse captured them in that task (it had CAP_SYS_RAWIO then), for the
+/// duration of [`FmapProvider::conn_init`].
+///
+/// # Invariants
+///
+/// `cred` and `root` point to a `struct cred` and a `struct path` that fuse
+/// holds a reference to for `'a`.
+pub(crate) struct InitServer<'a> {
+    cred: *const bindings::cred,
+    root: *const bindings::path,
+    _call: PhantomData<&'a ()>,
+}
+
+impl InitServer<'_> {
+    /// The server's credentials, live for the borrow (type invariant).
+    pub(crate) fn cred(&self) -> *const bindings::cred {
+        self.cred
+    }
+
+    /// The server's root directory, live for the borrow (type invariant).
+    pub(crate) fn root(&self) -> *const bindings::path {
+        self.root
+    }
+}
+
 /// A regular file of a fuse connection that negotiated FUSE_DAX_FMAP.
 ///
 /// # Invariants
@@ -252,10 +279,11 @@ pub(crate) trait FmapProvider {
     /// The fmap kept for each inode.
     type Fmap: ForeignOwnable + Send + Sync;
 
-    /// A connection negotiated FUSE_DAX_FMAP; an error fails it. Runs in
-    /// the context of the task that completed FUSE_INIT: the server
-    /// writing its reply (or the mounter, with a synchronous init).
-    fn conn_init() -> Result<Self::Conn>;
+    /// A connection negotiated FUSE_DAX_FMAP; an error fails it. `server`
+    /// is the task that wrote the FUSE_INIT reply, which had
+    /// CAP_SYS_RAWIO; this may run in another task (the mounter, with a
+    /// synchronous FUSE_INIT), whose credentials and root do not count.
+    fn conn_init(server: &InitServer<'_>) -> Result<Self::Conn>;
 
     /// A regular file is opened and has no fmap yet: fetch and validate
     /// it. Returns the fmap and the file size; an error fails the open().
@@ -284,9 +312,21 @@ struct Adapter<T: FmapProvider>(PhantomData<T>);
 impl<T: FmapProvider> Adapter<T> {
     /// # Safety
     ///
-    /// Called by fuse once per connection.
-    unsafe extern "C" fn conn_init(_fc: *mut ffi::fuse_conn) -> *mut c_void {
-        match T::conn_init() {
+    /// Called by fuse once per connection, with the credentials and the
+    /// root of the server, live and referenced for the call.
+    unsafe extern "C" fn conn_init(
+        _fc: *mut ffi::fuse_conn,
+        cred: *const bindings::cred,
+        root: *const bindings::path,
+    ) -> *mut c_void {
+        // INVARIANT: fuse holds a reference to both for the call, which
+        // the borrow does not outlive.
+        let server = InitServer {
+            cred,
+            root,
+            _call: PhantomData,
+        };
+        match T::conn_init(&server) {
             Ok(c) => c.into_foreign(),
             Err(e) => e.to_ptr(),
         }

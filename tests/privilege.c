@@ -9,6 +9,10 @@
  * GET_DAXDEV is ever sent and reads go to the server, and the kernel says
  * why. A server that sets the flag unoffered is ignored.
  *
+ * That holds with a synchronous FUSE_INIT too, whose reply is processed in
+ * the mounting task: the capability, the credentials and the root are
+ * taken in the write() of the reply.
+ *
  * A privileged server's GET_DAXDEV path is looked up as the server would
  * open the node: with its credentials, in its root, following no magic
  * link, and only if it may open the node for reading and writing (mode,
@@ -128,6 +132,35 @@ TEST(unprivileged_server_behind_a_root_mount_gets_no_fmap)
 	ASSERT_LT(0, read_file(status, buf, sizeof(buf)));
 	EXPECT_NE(NULL, strstr(buf, "\nUid:\t65534\t65534\t65534\t65534\n"));
 	EXPECT_NE(NULL, strstr(buf, "\nCapEff:\t0000000000000000\n"));
+	EXPECT_NE(0ULL, famfs_load(&m.st->init_flags_out) & FAMFS_INIT_DAX_FMAP);
+	plain_fuse_file(_metadata, &m);
+	EXPECT_EQ(held, famfs_held_daxdevs());
+	EXPECT_EQ(1, famfs_kmsg_count(kfd, "without CAP_SYS_RAWIO"));
+	famfs_mount_stop(&m, NULL);
+	close(kfd);
+}
+
+/*
+ * The same with a synchronous FUSE_INIT (FUSE_DEV_IOC_SYNC_INIT, as
+ * fusermount3 --sync-init sets it up for a user): the INIT reply is
+ * processed in the mounter, root with every capability, which used to be
+ * the task whose capability was checked and whose credentials and root
+ * resolved the server's device paths. What counts is who wrote the reply.
+ */
+TEST(unprivileged_server_with_a_synchronous_init_gets_no_fmap)
+{
+	const char *const args[] = { "--sync-init", "--drop-uid", "65534", NULL };
+	char mf[PATH_MAX];
+	struct famfs_mount m;
+	long long held = famfs_held_daxdevs();
+	int kfd;
+
+	ASSERT_TRUE(has_rawio(0));
+	manifest(mf, sizeof(mf));
+	kfd = famfs_kmsg_open();
+	ASSERT_GE(kfd, 0);
+	ASSERT_EQ(0, famfs_mount_start(&m, mf, args, true, NULL));
+	EXPECT_FALSE(has_rawio(m.pid));
 	EXPECT_NE(0ULL, famfs_load(&m.st->init_flags_out) & FAMFS_INIT_DAX_FMAP);
 	plain_fuse_file(_metadata, &m);
 	EXPECT_EQ(held, famfs_held_daxdevs());
@@ -308,6 +341,29 @@ TEST_F(dev, paths_resolve_inside_the_server_root)
 	EXPECT_EQ(ENOENT, open_with_daxdev(_metadata, "/up", args, "no such node"));
 	EXPECT_EQ(ENOENT, open_with_daxdev(_metadata, "/../../../dev/dax2.0", args,
 					   "no such node"));
+}
+
+/*
+ * With a synchronous FUSE_INIT the device paths resolve as the server that
+ * wrote the reply, not as the root mounter that processed it: its uid and
+ * its root.
+ */
+TEST_F(dev, synchronous_init_resolves_as_the_server)
+{
+	const char *const rawio[] = { "--sync-init", "--drop-uid", "1000", "--keep-rawio",
+				      NULL };
+	const char *const jail[] = { "--sync-init", "--chroot", JAIL, NULL };
+	const char *const root[] = { "--sync-init", NULL };
+
+	/* a root server: as before */
+	EXPECT_EQ(0, open_with_daxdev(_metadata, "/dev/dax1.0", root, NULL));
+	/* uid 1000 with CAP_SYS_RAWIO: its own node, not root's */
+	EXPECT_EQ(0, open_with_daxdev(_metadata, NODES "/mine", rawio, NULL));
+	EXPECT_EQ(EACCES, open_with_daxdev(_metadata, "/dev/dax1.0", rawio,
+					   "may not open it for reading and writing"));
+	/* a chroot'ed server: its root, not the mounter's (which has dax2.0) */
+	EXPECT_EQ(0, open_with_daxdev(_metadata, "/dev/dax1.0", jail, NULL));
+	EXPECT_EQ(ENOENT, open_with_daxdev(_metadata, "/dev/dax2.0", jail, "no such node"));
 }
 
 TEST_HARNESS_MAIN

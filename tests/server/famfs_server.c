@@ -78,6 +78,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -86,6 +87,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <linux/capability.h>
 #include <linux/fuse.h>
@@ -241,6 +243,8 @@ struct server {
 	bool verbose;
 	bool lax_fmap_in;		/* --lax-fmap-in: no input = size 4096 */
 	const char *chroot_dir;		/* --chroot: serve from there */
+	bool sync_init;			/* --sync-init: FUSE_DEV_IOC_SYNC_INIT */
+	pid_t mounter;			/* with it: the child whose mount(2) waits */
 	char *subdir;			/* "subdir NAME": a directory in the root */
 	long drop_uid;			/* --drop-uid: serve as this uid (-1: no) */
 	bool keep_rawio;		/* --keep-rawio: and keep CAP_SYS_RAWIO */
@@ -1601,7 +1605,9 @@ static void do_init(struct server *s, const struct fuse_in_header *in,
 		return;
 	__atomic_store_n(&s->st->init_flags_out, flags, __ATOMIC_RELAXED);
 	s->initialized = true;
-	__atomic_store_n(&s->st->ready, 1, __ATOMIC_RELEASE);
+	/* with --sync-init, once the mount is up (reap_mounter()) */
+	if (!s->mounter)
+		__atomic_store_n(&s->st->ready, 1, __ATOMIC_RELEASE);
 	if (s->verbose)
 		fprintf(stderr, "famfs_server: INIT %u.%u offered %#llx, replied %#llx\n",
 			ii.major, ii.minor, (unsigned long long)offered,
@@ -2600,6 +2606,31 @@ static void ctl_read(struct server *s, struct ctl_client *c)
 }
 
 /* Serve until the connection goes away; 0 on a normal end. */
+/*
+ * --sync-init: the mount(2) of the child returns once INIT is answered;
+ * it sends nothing else, so wait for it (10 s at most) before serving on.
+ */
+static void reap_mounter(struct server *s)
+{
+	int st, i;
+
+	for (i = 0; i < 1000; i++) {
+		pid_t r = waitpid(s->mounter, &st, WNOHANG);
+
+		if (r == s->mounter) {
+			s->mounter = 0;
+			if (!WIFEXITED(st) || WEXITSTATUS(st))
+				die("the synchronous-INIT mount of %s failed", s->mnt);
+			__atomic_store_n(&s->st->ready, 1, __ATOMIC_RELEASE);
+			return;
+		}
+		if (r < 0)
+			die("waitpid: %s", strerror(errno));
+		usleep(10000);
+	}
+	die("the synchronous-INIT mount of %s did not return", s->mnt);
+}
+
 static int serve(struct server *s)
 {
 	struct pollfd pfd[2 + CTL_MAX_CLIENTS];
@@ -2661,6 +2692,8 @@ static int serve(struct server *s)
 		if (!n)
 			break;
 		handle(s, n);
+		if (s->initialized && s->mounter > 0)
+			reap_mounter(s);
 		if (s->initialized && !s->foreground && !s->daemonized)
 			daemonize(s);
 	}
@@ -2715,6 +2748,25 @@ static void do_mount(struct server *s)
 		     s->extra_opts ? "," : "", s->extra_opts ? s->extra_opts : "");
 	if (n < 0 || (size_t)n >= sizeof(opts))
 		die("mount options too long");
+	if (s->sync_init) {
+		/*
+		 * A synchronous FUSE_INIT: mount(2) sends INIT and waits for the
+		 * reply in the mounting task, as fusermount3 --sync-init does
+		 * for the user it hands the device to. A child mounts (as root,
+		 * with every capability); this process answers INIT, after
+		 * dropping its privileges if told to.
+		 */
+		if (ioctl(s->fd, FUSE_DEV_IOC_SYNC_INIT))
+			die("FUSE_DEV_IOC_SYNC_INIT: %s", strerror(errno));
+		s->mounter = fork();
+		if (s->mounter < 0)
+			die("fork: %s", strerror(errno));
+		if (!s->mounter)
+			_exit(mount("famfs", s->mnt, "fuse", MS_NOSUID | MS_NODEV, opts) ?
+			      EXIT_RUNTIME : 0);
+		s->mounted = true;
+		return;
+	}
 	if (mount("famfs", s->mnt, "fuse", MS_NOSUID | MS_NODEV, opts))
 		die("mount %s (%s): %s", s->mnt, opts, strerror(errno));
 	s->mounted = true;
@@ -2799,6 +2851,8 @@ static void help(FILE *out, int status)
 	      "  --chroot DIR       after mounting, chroot to DIR\n"
 	      "  --drop-uid UID     after mounting, serve as UID with no capabilities\n"
 	      "  --keep-rawio       with --drop-uid: keep CAP_SYS_RAWIO (only)\n"
+	      "  --sync-init        a synchronous FUSE_INIT: a root child mounts and\n"
+	      "                     waits in mount(2) while this process answers INIT\n"
 	      "  -o OPTS            more mount options, appended\n"
 	      "  -v, --verbose      log every request on stderr\n"
 	      "  --dump-fmap NAME   print the first GET_FMAP reply for NAME, raw\n"
@@ -2819,6 +2873,7 @@ int main(int argc, char **argv)
 		{ "chroot", required_argument, NULL, 'R' },
 		{ "drop-uid", required_argument, NULL, 'U' },
 		{ "keep-rawio", no_argument, NULL, 'K' },
+		{ "sync-init", no_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "dump-fmap", required_argument, NULL, 'd' },
 		{ "dump-fmap-sized", required_argument, NULL, 'S' },
@@ -2862,6 +2917,9 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			s->keep_rawio = true;
+			break;
+		case 'I':
+			s->sync_init = true;
 			break;
 		case 'o':
 			s->extra_opts = optarg;
