@@ -256,7 +256,8 @@ struct Owners {
 /// # Invariants
 ///
 /// `path` holds one reference to a `struct path` and `cred` one reference
-/// to a `struct cred` (both taken by `famfs_rs_server_get`), put by
+/// to a `struct cred` (taken by `famfs_rs_root_get` and
+/// `famfs_rs_cred_get`), put by
 /// [`Conn`]'s drop.
 #[pin_data]
 struct Server {
@@ -267,8 +268,9 @@ struct Server {
 
 impl Server {
     /// The root and credentials of `server`, or of the calling task if
-    /// `None` (the KUnit cases).
-    fn new(server: Option<&InitServer<'_>>) -> impl PinInit<Self> {
+    /// `None` (the KUnit cases). The initializer borrows `server`: it must
+    /// run while fuse holds them.
+    fn new<'a>(server: Option<&'a InitServer<'a>>) -> impl PinInit<Self> + 'a {
         let (root, cred) = server.map_or((ptr::null(), ptr::null()), |s| (s.root(), s.cred()));
         pin_init!(Server {
             // SAFETY: `famfs_rs_root_get` fills the path in place and takes
@@ -433,8 +435,7 @@ impl Conn {
     /// A new, empty table, resolving daxdev paths from the root of
     /// `server`, with its credentials (those of the calling task if
     /// `None`).
-    fn with(server: Option<&InitServer<'_>>) -> impl PinInit<Self> {
-        // Takes the pointers now: the initializer does not borrow `server`.
+    fn with<'a>(server: Option<&'a InitServer<'a>>) -> impl PinInit<Self> + 'a {
         let server = Server::new(server);
         pin_init!(Conn {
             slots: [const { DevSlot::new() }; fmap::MAX_DAXDEVS],
@@ -446,13 +447,13 @@ impl Conn {
     }
 
     /// The table of a connection whose FUSE_INIT reply `server` wrote.
-    pub(crate) fn with_server(server: &InitServer<'_>) -> impl PinInit<Self> {
+    pub(crate) fn with_server<'a>(server: &'a InitServer<'a>) -> impl PinInit<Self> + 'a {
         Self::with(Some(server))
     }
 
     /// A table resolving as the calling task (the KUnit cases).
     pub(crate) fn new() -> impl PinInit<Self> {
-        Self::with(None)
+        Self::with(None::<&InitServer<'static>>)
     }
 
     /// The slot of device `index` (< MAX_DAXDEVS, checked by the fmap core).
@@ -581,6 +582,7 @@ impl Conn {
                 e if e == ENODEV => "not a device-dax character device",
                 e if e == EOPNOTSUPP => "not bound to fsdev_dax",
                 e if e == EBUSY => "another holder has it",
+                e if e == ENXIO => "it is being removed, or was unbound meanwhile",
                 _ => "lookup failed",
             };
             crate::warn_rl!(

@@ -134,7 +134,8 @@ out:
  * from the path lookup; -EACCES if @cred may not open the node for reading
  * and writing, or it is on a nodev mount; -ENODEV if the path is not a
  * character device or not a DAX device; -EOPNOTSUPP if the DAX device is
- * not bound to fsdev_dax; -EBUSY if another holder has it.
+ * not bound to fsdev_dax; -EBUSY if another holder has it; -ENXIO if it
+ * is being removed or was unbound meanwhile.
  */
 int famfs_rs_daxdev_open(const struct path *root, const struct cred *cred,
 			 const char *path, void *holder,
@@ -157,6 +158,9 @@ int famfs_rs_daxdev_open(const struct path *root, const struct cred *cred,
 	if (!dax_dev)
 		return -ENODEV;
 	rc = fs_dax_get(dax_dev, holder, hops);
+	/* unbound, or being removed, since dax_dev_get() found it */
+	if (rc == -ENODEV)
+		rc = -ENXIO;
 	if (rc == -EBUSY && dax_holder(dax_dev) == holder) {
 		/* Ours already: the holding keeps it alive. */
 		put_dax(dax_dev);
