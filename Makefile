@@ -7,7 +7,8 @@
 #
 # Other targets: toolchain, kernel, module, clippy, tests, host-check,
 # vm-check, check-debug (the debug kernel), bench (the fault-path
-# benchmark, Documentation/benchmark.rst), clean. KDIR=/path/to/built/tree
+# benchmark, Documentation/benchmark.rst), anchor (a device removal under
+# a pinned page: famfs_rs, raw device_dax, ext4 -o dax), clean. KDIR=/path/to/built/tree
 # uses your own kernel instead of the cached Debian 7.3 one; FAMFS_CACHE
 # moves the cache (default ~/.cache/famfs-rs); FAMFS_DEBUG=1 selects the
 # debug kernel variant for any target.
@@ -45,7 +46,7 @@ TEST_SRCS := $(wildcard tests/*.c)
 TEST_BINS := $(patsubst tests/%.c,tests/out/%,$(TEST_SRCS))
 
 .PHONY: all toolchain kernel module clippy tests host-check vm-check check bench \
-	check-debug run clean
+	anchor check-debug run clean
 
 all: module
 
@@ -66,6 +67,7 @@ clippy: kernel
 
 SERVER_BIN := tests/out/server/famfs_server
 BENCH_BIN := tests/out/bench/famfs_bench
+PIN_BIN := tests/out/bench/famfs_pin_unbind
 PEEK_BIN := tests/out/server/famfs_peek
 
 tests: $(TEST_BINS) $(SERVER_BIN) $(PEEK_BIN)
@@ -117,6 +119,15 @@ run: clippy tests
 # The fault-path benchmark in the VM (FAMFS_BENCH_REPS, default 11).
 bench: clippy tests $(BENCH_BIN)
 	@scripts/bench.sh
+
+# A device removal under a page held by a pipe: famfs_rs, raw device_dax
+# and ext4 -o dax (Documentation/design.rst, "Device removal").
+anchor: clippy tests $(BENCH_BIN) $(PIN_BIN)
+	@scripts/anchor.sh
+
+$(PIN_BIN): tests/bench/famfs_pin_unbind.c
+	@mkdir -p tests/out/bench
+	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
 $(BENCH_BIN): tests/bench/famfs_bench.c tests/famfs_test.h tests/server/famfs_server.h
 	@mkdir -p tests/out/bench
