@@ -281,6 +281,7 @@ struct server {
 	unsigned int nstalled;
 	unsigned int stalled_cap;
 	bool stalls_released;		/* release-stall: stall nothing more */
+	bool read_stall;		/* read-stall: never answer READ */
 
 	/* the control channel (--control PATH) */
 	const char *control_path;
@@ -997,6 +998,10 @@ static bool parse_behaviour(const struct parser *p, struct server *s, char **tok
 		for (i = 2; i < ntok; i++)
 			if (apply_attr(f, tok[i], &why))
 				bad_manifest(p, "attr: %s", why);
+	} else if (!strcmp(d, "read-stall")) {
+		if (ntok != 1)
+			bad_manifest(p, "want: read-stall");
+		s->read_stall = true;
 	} else if (!strcmp(d, "lookup-stall")) {
 		if (ntok != 2)
 			bad_manifest(p, "want: lookup-stall NAME");
@@ -2111,6 +2116,11 @@ static void handle(struct server *s, size_t n)
 		do_get_daxdev(s, &in);
 		break;
 	case FUSE_READ:
+		/* read-stall: a plain fuse file whose page faults never end */
+		if (s->read_stall && stall(s, &in))
+			break;
+		reply_err(s, &in, -EIO);
+		break;
 	case FUSE_WRITE:
 		reply_err(s, &in, -EIO);
 		break;
