@@ -10,6 +10,9 @@
  * races the two sides and then checks that the second mount still hears
  * of the removal: unbinding the device revokes its file (ENXIO).
  *
+ * Then two removals before the first holder lets go: its put must not
+ * warn.
+ *
  * Uses dax2.0 and gives it back to fsdev_dax.
  */
 #include <limits.h>
@@ -102,6 +105,44 @@ TEST_F_TIMEOUT(hr, unmount_racing_unbind_rebind_and_a_new_holder, 300)
 	/* the device was b's in most rounds (a's put lost the race to b's get otherwise) */
 	EXPECT_LT(0, taken);
 	TH_LOG("b took the device in %d of %d rounds", taken, ROUNDS);
+}
+
+/*
+ * Two removals before the first holder lets go: a holds the device, the
+ * device goes (a's holding is released by the kill), comes back, b takes
+ * it, it goes again; then a's server exits (fs_put_dax() of a holding a
+ * kill released long ago) and b's. The DAX core remembered only the last
+ * holder a kill released, and warned when a put: a WARN in the kernel log.
+ */
+TEST_F_TIMEOUT(hr, two_removals_before_the_first_holder_goes, 120)
+{
+	int fd, kfd;
+
+	kfd = famfs_kmsg_open();
+	ASSERT_LE(0, kfd);
+	ASSERT_EQ(0, famfs_mount_start(&self->a, "/tmp/hr-a.manifest", NULL, true, NULL));
+	fd = famfs_open_rw(&self->a, "f");
+	ASSERT_LE(0, fd);
+	close(fd);
+	EXPECT_EQ(0, famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/unbind", DEV));
+	ASSERT_EQ(0, bind_fsdev());
+	ASSERT_EQ(0, famfs_mount_start(&self->b, "/tmp/hr-b.manifest", NULL, true, NULL));
+	fd = famfs_open_rw(&self->b, "g");
+	ASSERT_LE(0, fd) TH_LOG("b could not take the device: %s", strerror(-fd));
+	close(fd);
+	EXPECT_EQ(0, famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/unbind", DEV));
+	ASSERT_EQ(0, bind_fsdev());
+	famfs_mount_stop(&self->a, NULL);
+	famfs_mount_stop(&self->b, NULL);
+	EXPECT_EQ(0, famfs_kmsg_count(kfd, "WARNING:"));
+	/* and the device is free for a third holder */
+	ASSERT_EQ(0, famfs_mount_start(&self->a, "/tmp/hr-a.manifest", NULL, true, NULL));
+	fd = famfs_open_rw(&self->a, "f");
+	EXPECT_LE(0, fd);
+	if (fd >= 0)
+		close(fd);
+	famfs_mount_stop(&self->a, NULL);
+	close(kfd);
 }
 
 TEST_HARNESS_MAIN
