@@ -24,15 +24,20 @@
  *   same device memory), and the first mount's unmount leaves the second
  *   mount's holding alone.
  *
+ * And the removal of the region, waiting for a page a pipe holds, holds
+ * no lock the rest of the DAX bus needs.
+ *
  * The region is /sys/bus/cxl/devices/region4, whose dax device is dax4.0
  * (tests/guest/setup-devices.sh, which also makes it again:
  * setup-devices.sh --cxl-ram). The files use device ranges no other test
  * uses.
  */
+#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
@@ -264,6 +269,77 @@ TEST_F_TIMEOUT(region, removed_under_a_mapping_and_made_again, 400)
 	EXPECT_GE(fd, 0);
 	if (fd >= 0)
 		close(fd);
+}
+
+/* Put dax3.0 back on fsdev_dax after its nd device was unbound. */
+static int give_back_dax3(const char *nd)
+{
+	char drv[64];
+	int i;
+
+	famfs_write_str("/sys/bus/nd/drivers/dax_pmem/bind", nd);
+	for (i = 0; i < 100 && access("/sys/bus/dax/devices/dax3.0", F_OK); i++)
+		usleep(50 * 1000);
+	famfs_dax_driver("dax3.0", drv, sizeof(drv));
+	if (!strcmp(drv, "device_dax"))
+		famfs_write_str("/sys/bus/dax/drivers/device_dax/unbind", "dax3.0");
+	if (strcmp(drv, "fsdev_dax"))
+		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/bind", "dax3.0");
+	famfs_dax_driver("dax3.0", drv, sizeof(drv));
+	return strcmp(drv, "fsdev_dax") ? -ENODEV : 0;
+}
+
+/*
+ * The removal of the region waits for a page of its file that a pipe
+ * holds (the memory must not go under it), and waits without the DAX
+ * bus's global dax_region_rwsem: meanwhile another region's dax device
+ * (legacy pmem's dax3.0, its nd device unbound from dax_pmem) is
+ * unregistered at once. The region's dev_dax used to be killed, and so
+ * famfs_rs told, under that lock, which every other region's setup and
+ * teardown and the dax bus attributes of dynamic regions take.
+ */
+TEST_F_TIMEOUT(region, a_removal_waiting_for_a_pipe_holds_no_dax_bus_lock, 300)
+{
+	unsigned char want[4096], got[4096], *w;
+	char real[PATH_MAX], nd[64];
+	struct iovec iov;
+	int fd, p[2];
+	pid_t unbind;
+
+	ASSERT_NE(NULL, realpath("/sys/bus/dax/devices/dax3.0", real));
+	snprintf(nd, sizeof(nd), "%s", basename(dirname(real)));
+	fd = famfs_open_rw(&self->m1, "s");
+	ASSERT_LE(0, fd);
+	w = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, w);
+	famfs_pattern(want, sizeof(want), 0, 91);
+	memcpy(w, want, sizeof(want));
+	ASSERT_EQ(0, pipe(p));
+	iov.iov_base = w;
+	iov.iov_len = sizeof(want);
+	ASSERT_EQ((ssize_t)sizeof(want), vmsplice(p[1], &iov, 1, 0));
+	EXPECT_EQ(0, munmap(w, 2 * MIB));
+	EXPECT_EQ(0, close(fd));
+
+	/* the region goes, and its removal waits for the pipe's page */
+	unbind = fork();
+	ASSERT_LE(0, unbind);
+	if (!unbind)
+		_exit(famfs_write_str("/sys/bus/cxl/drivers/cxl_region/unbind", REGION) ? 1 : 0);
+	EXPECT_NE(0, famfs_wait_exit(unbind, 3000, NULL))
+		TH_LOG("the removal did not wait for the pipe's page");
+
+	/* meanwhile, another region's dax device is unregistered at once */
+	EXPECT_EQ(0, write_in_child("/sys/bus/nd/drivers/dax_pmem/unbind", nd, 5000))
+		TH_LOG("unregistering %s's dax3.0 waited for the removal", nd);
+
+	/* the page read back, the pipe closed: the removal completes */
+	EXPECT_EQ((ssize_t)sizeof(got), read(p[0], got, sizeof(got)));
+	EXPECT_EQ(0, memcmp(want, got, sizeof(want)));
+	close(p[0]);
+	close(p[1]);
+	EXPECT_EQ(0, child_result(unbind, EVENT_TIMEOUT_MS));
+	EXPECT_EQ(0, give_back_dax3(nd));
 }
 
 TEST_HARNESS_MAIN
