@@ -367,9 +367,21 @@ unsafe extern "C" fn notify_failure(
     // A device a losing fill took and is about to release (`Conn::fill`):
     // no file maps it. A null slot is a fill that took the device and has
     // not published it yet: a removal must still mark the slot (below), or
-    // that fill would publish a device that is going away.
-    if published != dax_dev && (!pre_remove || !published.is_null()) {
-        return 0;
+    // that fill would publish a device that is going away; a failure has
+    // no range map to be recorded in yet, so it is reported as not handled
+    // (the fill publishes the device, and its files may map the range).
+    if published != dax_dev {
+        if published.is_null() && !pre_remove {
+            crate::err_rl!(
+                "memory failure at {:#x}+{:#x} of a daxdev being taken: not recorded",
+                offset,
+                len
+            );
+            return -(bindings::EBUSY as c_int);
+        }
+        if !published.is_null() {
+            return 0;
+        }
     }
     if !pre_remove {
         let conn = slot.conn.load(Ordering::Acquire);
