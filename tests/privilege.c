@@ -110,12 +110,11 @@ TEST(server_without_cap_sys_rawio_gets_no_fmap)
 }
 
 /*
- * What fusermount3 makes of a user's mount: root mounts, the server runs
- * as the user with no capabilities. No byte of a device reaches it.
+ * Serve the namespace with @args, which make the server uid 65534 with no
+ * capability, and check that no byte of a device reaches it.
  */
-TEST(unprivileged_server_behind_a_root_mount_gets_no_fmap)
+static void unprivileged_server(struct __test_metadata *_metadata, const char *const *args)
 {
-	const char *const args[] = { "--drop-uid", "65534", NULL };
 	char mf[PATH_MAX], status[PATH_MAX], buf[4096];
 	struct famfs_mount m;
 	long long held = famfs_held_daxdevs();
@@ -141,6 +140,17 @@ TEST(unprivileged_server_behind_a_root_mount_gets_no_fmap)
 }
 
 /*
+ * What fusermount3 makes of a user's mount: root mounts, the server runs
+ * as the user with no capabilities. No byte of a device reaches it.
+ */
+TEST(unprivileged_server_behind_a_root_mount_gets_no_fmap)
+{
+	const char *const args[] = { "--drop-uid", "65534", NULL };
+
+	unprivileged_server(_metadata, args);
+}
+
+/*
  * The same with a synchronous FUSE_INIT (FUSE_DEV_IOC_SYNC_INIT, as
  * fusermount3 --sync-init sets it up for a user): the INIT reply is
  * processed in the mounter, root with every capability, which used to be
@@ -150,23 +160,8 @@ TEST(unprivileged_server_behind_a_root_mount_gets_no_fmap)
 TEST(unprivileged_server_with_a_synchronous_init_gets_no_fmap)
 {
 	const char *const args[] = { "--sync-init", "--drop-uid", "65534", NULL };
-	char mf[PATH_MAX];
-	struct famfs_mount m;
-	long long held = famfs_held_daxdevs();
-	int kfd;
 
-	ASSERT_TRUE(has_rawio(0));
-	manifest(mf, sizeof(mf));
-	kfd = famfs_kmsg_open();
-	ASSERT_GE(kfd, 0);
-	ASSERT_EQ(0, famfs_mount_start(&m, mf, args, true, NULL));
-	EXPECT_FALSE(has_rawio(m.pid));
-	EXPECT_NE(0ULL, famfs_load(&m.st->init_flags_out) & FAMFS_INIT_DAX_FMAP);
-	plain_fuse_file(_metadata, &m);
-	EXPECT_EQ(held, famfs_held_daxdevs());
-	EXPECT_EQ(1, famfs_kmsg_count(kfd, "without CAP_SYS_RAWIO"));
-	famfs_mount_stop(&m, NULL);
-	close(kfd);
+	unprivileged_server(_metadata, args);
 }
 
 TEST(unoffered_flag_is_ignored)
