@@ -24,21 +24,6 @@
 #define OTHER "dax3.0"
 #define QUICK_MS 5000		/* "at once", under TCG and the debug kernel */
 
-static void give_back(const char *dev)
-{
-	char drv[64];
-
-	famfs_dax_driver(dev, drv, sizeof(drv));
-	if (!strcmp(drv, "fsdev_dax"))
-		return;
-	famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/bind", dev);
-	famfs_dax_driver(dev, drv, sizeof(drv));
-	if (strcmp(drv, "fsdev_dax")) {
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", dev);
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dev);
-	}
-}
-
 FIXTURE(cf) {
 	struct famfs_mount fam, plain;
 	unsigned char *buf;
@@ -90,7 +75,7 @@ FIXTURE_TEARDOWN(cf)
 		close(self->fd);
 	famfs_mount_stop(&self->plain, NULL);
 	famfs_mount_stop(&self->fam, NULL);
-	give_back(OTHER);
+	famfs_fsdev_give_back(OTHER);
 	unlink("/tmp/cf-fam.manifest");
 	unlink("/tmp/cf-plain.manifest");
 }

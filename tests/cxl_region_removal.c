@@ -37,7 +37,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
@@ -274,19 +273,12 @@ TEST_F_TIMEOUT(region, removed_under_a_mapping_and_made_again, 400)
 /* Put dax3.0 back on fsdev_dax after its nd device was unbound. */
 static int give_back_dax3(const char *nd)
 {
-	char drv[64];
 	int i;
 
 	famfs_write_str("/sys/bus/nd/drivers/dax_pmem/bind", nd);
 	for (i = 0; i < 100 && access("/sys/bus/dax/devices/dax3.0", F_OK); i++)
 		usleep(50 * 1000);
-	famfs_dax_driver("dax3.0", drv, sizeof(drv));
-	if (!strcmp(drv, "device_dax"))
-		famfs_write_str("/sys/bus/dax/drivers/device_dax/unbind", "dax3.0");
-	if (strcmp(drv, "fsdev_dax"))
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/bind", "dax3.0");
-	famfs_dax_driver("dax3.0", drv, sizeof(drv));
-	return strcmp(drv, "fsdev_dax") ? -ENODEV : 0;
+	return famfs_fsdev_give_back("dax3.0");
 }
 
 /*
@@ -300,9 +292,8 @@ static int give_back_dax3(const char *nd)
  */
 TEST_F_TIMEOUT(region, a_removal_waiting_for_a_pipe_holds_no_dax_bus_lock, 300)
 {
-	unsigned char want[4096], got[4096], *w;
+	unsigned char want[4096], got[4096];
 	char real[PATH_MAX], nd[64];
-	struct iovec iov;
 	int fd, p[2];
 	pid_t unbind;
 
@@ -310,15 +301,8 @@ TEST_F_TIMEOUT(region, a_removal_waiting_for_a_pipe_holds_no_dax_bus_lock, 300)
 	snprintf(nd, sizeof(nd), "%s", basename(dirname(real)));
 	fd = famfs_open_rw(&self->m1, "s");
 	ASSERT_LE(0, fd);
-	w = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, w);
 	famfs_pattern(want, sizeof(want), 0, 91);
-	memcpy(w, want, sizeof(want));
-	ASSERT_EQ(0, pipe(p));
-	iov.iov_base = w;
-	iov.iov_len = sizeof(want);
-	ASSERT_EQ((ssize_t)sizeof(want), vmsplice(p[1], &iov, 1, 0));
-	EXPECT_EQ(0, munmap(w, 2 * MIB));
+	ASSERT_EQ(0, famfs_page_in_pipe(fd, want, sizeof(want), p));
 	EXPECT_EQ(0, close(fd));
 
 	/* the region goes, and its removal waits for the pipe's page */

@@ -260,9 +260,8 @@ static void *ctl_thread(void *arg)
  */
 TEST_F(rm, unbind_waits_for_a_page_a_pipe_holds_of_a_file_being_evicted)
 {
-	unsigned char want[4096], got[4096], *r;
+	unsigned char want[4096], got[4096];
 	struct ctl_call c = { .m = &self->m1, .cmd = "notify-delete r" };
-	struct iovec iov;
 	long long end;
 	pthread_t t;
 	int fr, p[2], st = 0;
@@ -270,15 +269,8 @@ TEST_F(rm, unbind_waits_for_a_page_a_pipe_holds_of_a_file_being_evicted)
 
 	fr = famfs_open_rw(&self->m1, "r");
 	ASSERT_GE(fr, 0);
-	r = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fr, 0);
-	ASSERT_NE(MAP_FAILED, r);
 	famfs_pattern(want, sizeof(want), 0, 91);
-	memcpy(r, want, sizeof(want));
-	ASSERT_EQ(0, pipe(p));
-	iov.iov_base = r;
-	iov.iov_len = sizeof(want);
-	ASSERT_EQ((ssize_t)sizeof(want), vmsplice(p[1], &iov, 1, 0));
-	EXPECT_EQ(0, munmap(r, 2 * MIB));
+	ASSERT_EQ(0, famfs_page_in_pipe(fr, want, sizeof(want), p));
 	EXPECT_EQ(0, close(fr));
 
 	/*

@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -744,6 +745,55 @@ static inline int famfs_dax_rebind(const char *dax, bool to_raw)
 		return rc;
 	famfs_dax_driver(dax, drv, sizeof(drv));
 	return strcmp(drv, to) ? -ENODEV : 0;
+}
+
+/*
+ * Give @dax back to fsdev_dax after a test unbound it (or left it on
+ * device_dax): 0 once it is there.
+ */
+static inline int famfs_fsdev_give_back(const char *dax)
+{
+	char drv[64];
+
+	famfs_dax_driver(dax, drv, sizeof(drv));
+	if (!strcmp(drv, "fsdev_dax"))
+		return 0;
+	if (!strcmp(drv, "device_dax"))
+		famfs_write_str("/sys/bus/dax/drivers/device_dax/unbind", dax);
+	famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/bind", dax);
+	famfs_dax_driver(dax, drv, sizeof(drv));
+	if (strcmp(drv, "fsdev_dax")) {
+		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", dax);
+		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dax);
+		famfs_dax_driver(dax, drv, sizeof(drv));
+	}
+	return strcmp(drv, "fsdev_dax") ? -ENODEV : 0;
+}
+
+/*
+ * Hand a page of the file open at @fd to a new pipe @p: map its first
+ * 2 MiB, write @len (at most a page) bytes of @want into them, vmsplice
+ * that page into the pipe (which then holds a reference to it), unmap.
+ * The caller closes the file and, when it is done, the pipe.
+ */
+static inline int famfs_page_in_pipe(int fd, const unsigned char *want, size_t len, int p[2])
+{
+	struct iovec iov;
+	void *m;
+	int rc = 0;
+
+	m = mmap(NULL, 2UL << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	memcpy(m, want, len);
+	iov.iov_base = m;
+	iov.iov_len = len;
+	if (pipe(p))
+		rc = -errno;
+	else if (vmsplice(p[1], &iov, 1, 0) != (ssize_t)len)
+		rc = -EIO;
+	munmap(m, 2UL << 20);
+	return rc;
 }
 
 /* /dev/kmsg, read from its end on: the records logged from now on. */

@@ -25,19 +25,7 @@
 
 static int bind_fsdev(void)
 {
-	char drv[64];
-
-	famfs_dax_driver(DEV, drv, sizeof(drv));
-	if (!strcmp(drv, "fsdev_dax"))
-		return 0;
-	famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/bind", DEV);
-	famfs_dax_driver(DEV, drv, sizeof(drv));
-	if (strcmp(drv, "fsdev_dax")) {
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", DEV);
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", DEV);
-		famfs_dax_driver(DEV, drv, sizeof(drv));
-	}
-	return strcmp(drv, "fsdev_dax") ? -ENODEV : 0;
+	return famfs_fsdev_give_back(DEV);
 }
 
 FIXTURE(hr) {

@@ -49,23 +49,6 @@ static bool exited_ok(pid_t pid, int ms)
 	return !famfs_wait_exit(pid, ms, &st) && WIFEXITED(st) && !WEXITSTATUS(st);
 }
 
-static void give_back(const char *dev)
-{
-	char drv[64];
-
-	famfs_dax_driver(dev, drv, sizeof(drv));
-	if (!strcmp(drv, "fsdev_dax"))
-		return;
-	if (!strcmp(drv, "device_dax"))
-		famfs_write_str("/sys/bus/dax/drivers/device_dax/unbind", dev);
-	famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/bind", dev);
-	famfs_dax_driver(dev, drv, sizeof(drv));
-	if (strcmp(drv, "fsdev_dax")) {
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", dev);
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dev);
-	}
-}
-
 FIXTURE(iso) {
 	struct famfs_mount waiting, other, mf;
 	int pipe[2];
@@ -103,8 +86,8 @@ FIXTURE_TEARDOWN(iso)
 	famfs_mount_stop(&self->mf, NULL);
 	famfs_mount_stop(&self->other, NULL);
 	famfs_mount_stop(&self->waiting, NULL);
-	give_back(WAITING);
-	give_back(OTHER);
+	famfs_fsdev_give_back(WAITING);
+	famfs_fsdev_give_back(OTHER);
 	unlink("/tmp/iso-w.manifest");
 	unlink("/tmp/iso-o.manifest");
 	unlink("/tmp/iso-m.manifest");
@@ -154,7 +137,7 @@ TEST_F_TIMEOUT(iso, a_removal_waiting_for_a_pipe_stalls_nothing_else, 180)
 	ASSERT_GT(other, 0);
 	EXPECT_TRUE(exited_ok(other, QUICK_MS)) TH_LOG("the other device's unbind waited");
 	TH_LOG("other unbind in %lld ms", famfs_now_ms() - t0);
-	give_back(OTHER);
+	famfs_fsdev_give_back(OTHER);
 
 	/* a memory failure on a third device is handled meanwhile */
 	fp = famfs_open_rw(&self->mf, "p");
