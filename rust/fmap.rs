@@ -446,26 +446,98 @@ pub struct Run {
     pub back: Back,
 }
 
+/// Dividends [`Recip::div`] is exact for are below `2^DIV_BITS`: 2 MiB
+/// blocks of a byte offset (`offset >> ALIGN_SHIFT`).
+const DIV_BITS: u32 = 64 - ALIGN_SHIFT;
+
+/// Division by a divisor fixed when the fmap is parsed, as a multiply and a
+/// shift (Granlund and Montgomery, "Division by Invariant Integers using
+/// Multiplication", 1994): the fault path divides by no variable.
+///
+/// # Invariants
+///
+/// For the divisor `d` it was made for (`1 <= d <= 2^(32 - ALIGN_SHIFT)`:
+/// a chunk of less than 4 GiB in 2 MiB blocks, or a strip count), with
+/// `k = ceil(log2(d))`: `s == DIV_BITS + k` (at most 54) and
+/// `m == ceil(2^s / d)`, so `2^s <= m * d < 2^s + d <= 2^s + 2^(s -
+/// DIV_BITS)`, which makes `floor(n * m / 2^s) == floor(n / d)` for every
+/// `n < 2^DIV_BITS`; and `m <= 2^(DIV_BITS + 1)`, so that `m << 6 | s`
+/// fits in a word.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Recip {
+    m: u64,
+    s: u32,
+}
+
+impl Recip {
+    /// The reciprocal of `d`, `1 <= d <= 2^(32 - ALIGN_SHIFT)` (chunk sizes
+    /// are `u32` multiples of 2 MiB, strip counts at most [`MAX_STRIPS`]).
+    const fn new(d: u64) -> Self {
+        let k = 64 - (d - 1).leading_zeros();
+        let s = DIV_BITS + k;
+        // INVARIANT: m = ceil(2^s / d), s <= 54 so 2^s fits; with 2^(k-1)
+        // < d (or d == 1, k == 0) it is at most 2^(DIV_BITS + 1).
+        let m = (1u64 << s).div_ceil(d);
+        Recip { m, s }
+    }
+
+    /// `n / d`, for `n < 2^DIV_BITS`.
+    #[inline(always)]
+    fn div(self, n: u64) -> u64 {
+        ((u128::from(n) * u128::from(self.m)) >> self.s) as u64
+    }
+
+    /// One word: `m << 6 | s` (`s < 64`, `m <= 2^(DIV_BITS + 1)`).
+    const fn pack(self) -> u64 {
+        self.m << 6 | self.s as u64
+    }
+
+    /// The inverse of [`Recip::pack`].
+    #[inline(always)]
+    const fn unpack(w: u64) -> Self {
+        Recip {
+            m: w >> 6,
+            s: (w & 63) as u32,
+        }
+    }
+}
+
+/// Words of an interleaved-extent record before its strips.
+const REC_HEAD: usize = 6;
+
 /// Parameters of one interleaved extent, used on the fault path.
 #[derive(Clone, Copy, Debug, Default)]
 struct Stripe {
     chunk: u64,
-    /// `log2(chunk)` if `chunk` is a power of two, else 0.
-    chunk_shift: u32,
     nstrips: u64,
+    /// Division by the chunk size in 2 MiB blocks.
+    by_chunk: Recip,
+    /// Division by `nstrips`.
+    by_nstrips: Recip,
 }
 
 impl Stripe {
+    /// `chunk` a non-zero multiple of 2 MiB below 2^32, `nstrips` in
+    /// `1..=MAX_STRIPS` (checked by the parser).
+    const fn new(chunk: u64, nstrips: u64) -> Self {
+        Stripe {
+            chunk,
+            nstrips,
+            by_chunk: Recip::new(chunk >> ALIGN_SHIFT),
+            by_nstrips: Recip::new(nstrips),
+        }
+    }
+
     /// Maps `local` bytes into the extent to (strip, offset in strip, bytes
-    /// left in the chunk).
+    /// left in the chunk). Two multiplies, no division: `local >>
+    /// ALIGN_SHIFT` is below `2^DIV_BITS`, and so is the chunk number.
     #[inline(always)]
     fn split(&self, local: u64) -> (usize, u64, u64) {
-        let (chunk_num, chunk_off) = if self.chunk_shift != 0 {
-            (local >> self.chunk_shift, local & (self.chunk - 1))
-        } else {
-            (local / self.chunk, local % self.chunk)
-        };
-        let stripe = chunk_num / self.nstrips;
+        let blocks = local >> ALIGN_SHIFT;
+        let chunk_blocks = self.chunk >> ALIGN_SHIFT;
+        let chunk_num = self.by_chunk.div(blocks);
+        let chunk_off = ((blocks - chunk_num * chunk_blocks) << ALIGN_SHIFT) | (local & (ALIGN - 1));
+        let stripe = self.by_nstrips.div(chunk_num);
         let strip = chunk_num - stripe * self.nstrips;
         (
             strip as usize,
@@ -492,8 +564,11 @@ impl Stripe {
 ///   arithmetic computes for an offset below `limit` lies inside its strip.
 /// - `Kind::InterleavedMulti`: `words[..index_len]` holds, per granule, the
 ///   position in `words` of the record of the extent containing it; a record
-///   is `[start, end, chunk, nstrips, strip_0 .. strip_{nstrips-1}]` with
-///   `end` the 2 MiB-rounded end of the extent, the strips as above.
+///   is `[start, end, chunk, nstrips, by_chunk, by_nstrips, strip_0 ..
+///   strip_{nstrips-1}]` (`REC_HEAD` words, then the strips) with
+///   `end` the 2 MiB-rounded end of the extent, `by_chunk` and `by_nstrips`
+///   the packed [`Recip`]s of `chunk / 2 MiB` and `nstrips`, the strips as
+///   above.
 /// - `dev_end[i]` is the highest device byte (exclusive) any extent or strip
 ///   uses on device `i`, or 0 if the fmap does not use device `i`.
 pub struct Fmap<S> {
@@ -745,19 +820,11 @@ impl<S: DerefMut<Target = [u64]>> Fmap<S> {
                 note_dev(&mut dev_end, &s);
             }
             if i == 0 {
-                first = Stripe {
-                    chunk,
-                    chunk_shift: if chunk.is_power_of_two() {
-                        chunk.trailing_zeros()
-                    } else {
-                        0
-                    },
-                    nstrips: nstrips.into(),
-                };
+                first = Stripe::new(chunk, nstrips.into());
             }
             if pos < header.file_size {
                 used += 1;
-                record_words += 4 + u64::from(nstrips);
+                record_words += REC_HEAD as u64 + u64::from(nstrips);
             }
             pos = pos.checked_add(nbytes).ok_or(
                 Error::new(Errno::Eoverflow, "sum of nbytes past 2^64", nbytes).at(i, None),
@@ -789,7 +856,7 @@ impl<S: DerefMut<Target = [u64]>> Fmap<S> {
         } else {
             let shift = granule_shift(tz);
             let index = index_len(limit, shift)?;
-            // record_words <= nextents * 36, well below usize::MAX.
+            // record_words <= nextents * 38, well below usize::MAX.
             (
                 Kind::InterleavedMulti,
                 shift,
@@ -823,7 +890,10 @@ impl<S: DerefMut<Target = [u64]>> Fmap<S> {
                 words[w + 1] = end;
                 words[w + 2] = chunk;
                 words[w + 3] = nstrips.into();
-                w += 4;
+                let st = Stripe::new(chunk, nstrips.into());
+                words[w + 4] = st.by_chunk.pack();
+                words[w + 5] = st.by_nstrips.pack();
+                w += REC_HEAD;
             }
             for j in 0..nstrips {
                 let s = read_ext(&mut r, i, Some(j))?;
@@ -950,7 +1020,7 @@ impl<S: Deref<Target = [u64]>> Fmap<S> {
                     };
                     let Some(strips) = usize::try_from(ns)
                         .ok()
-                        .and_then(|ns| self.words.get(w + 4..w + 4 + ns))
+                        .and_then(|ns| self.words.get(w + REC_HEAD..w + REC_HEAD + ns))
                     else {
                         return Err(broken);
                     };
@@ -958,7 +1028,7 @@ impl<S: Deref<Target = [u64]>> Fmap<S> {
                         return Err(broken);
                     }
                     Self::strip_runs(start, end.min(self.limit), chunk, strips, &mut f)?;
-                    w += 4 + strips.len();
+                    w += REC_HEAD + strips.len();
                 }
                 Ok(())
             }
@@ -1042,15 +1112,14 @@ impl<S: Deref<Target = [u64]>> Fmap<S> {
                 let rec = self.word((offset >> self.shift) as usize)? as usize;
                 let start = self.word(rec)?;
                 let end = self.word(rec + 1)?;
-                let chunk = self.word(rec + 2)?;
-                let nstrips = self.word(rec + 3)?;
                 let st = Stripe {
-                    chunk,
-                    chunk_shift: 0,
-                    nstrips,
+                    chunk: self.word(rec + 2)?,
+                    nstrips: self.word(rec + 3)?,
+                    by_chunk: Recip::unpack(self.word(rec + 4)?),
+                    by_nstrips: Recip::unpack(self.word(rec + 5)?),
                 };
                 let (strip, off, avail) = st.split(offset - start);
-                let s = self.word(rec + 4 + strip)?;
+                let s = self.word(rec + REC_HEAD + strip)?;
                 Mapping {
                     devindex: (s & DEV_MASK) as u32,
                     dev_offset: (s & !(ALIGN - 1)) + off,
@@ -1068,6 +1137,45 @@ impl<S: Deref<Target = [u64]>> Fmap<S> {
         match self.words.get(i) {
             Some(&w) => Ok(w),
             None => Err(Error::new(Errno::Eio, "fmap index out of range", i as u64)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks `Recip` against the division it replaces.
+    fn check(d: u64, n: u64) {
+        let r = Recip::new(d);
+        assert_eq!(r.div(n), n / d, "{n} / {d}");
+        assert_eq!(Recip::unpack(r.pack()), r, "pack of 1/{d}");
+    }
+
+    #[test]
+    fn reciprocals_divide_exactly() {
+        let top = (1u64 << DIV_BITS) - 1;
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for d in 1..=1u64 << (32 - ALIGN_SHIFT) {
+            let r = Recip::new(d);
+            assert!(r.m <= 1 << (DIV_BITS + 1) && r.s <= 54, "1/{d} does not pack");
+            // Around every multiple of d near the ends of the range, the
+            // range's ends, and random dividends.
+            for q in [0, 1, 2, top / d - 1, top / d] {
+                for n in [q * d, (q * d).wrapping_sub(1), q * d + d - 1] {
+                    if n <= top {
+                        check(d, n);
+                    }
+                }
+            }
+            check(d, top);
+            for _ in 0..256 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                check(d, x & top);
+                check(d, (x & top) >> (x % 40));
+            }
         }
     }
 }

@@ -134,8 +134,10 @@ type IParams = (u32, u64, u64, Vec<(u32, u64, u64, u32)>);
 
 fn iparams(max_blocks: u64) -> impl Strategy<Value = IParams> {
     (
-        1u32..=8,
-        1u64..=4,
+        prop_oneof![1u32..=8, 9u32..=32],
+        // Small chunks, and chunks up to the largest a u32 holds (2047 x
+        // 2 MiB): the fault path divides by both through reciprocals.
+        prop_oneof![3 => 1u64..=4, 1 => 5u64..=2047],
         1u64..=max_blocks,
         prop::collection::vec(
             (
@@ -144,7 +146,7 @@ fn iparams(max_blocks: u64) -> impl Strategy<Value = IParams> {
                 0u64..3,
                 any::<u32>(),
             ),
-            8,
+            32,
         ),
     )
 }
@@ -190,8 +192,8 @@ fn interleaved_from(
     d
 }
 
-/// Valid interleaved fmaps: 1..=4 extents of 1..=8 strips, chunks of
-/// 1..=4 x 2 MiB, strips exactly long enough or longer, the last extent
+/// Valid interleaved fmaps: 1..=4 extents of 1..=32 strips, chunks of
+/// 1..=2047 x 2 MiB (mostly 1..=4), strips exactly long enough or longer, the last extent
 /// ending anywhere.
 fn interleaved_desc() -> impl Strategy<Value = Desc> {
     (
