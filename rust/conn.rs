@@ -42,7 +42,7 @@ use crate::{
 use core::{
     ffi::{c_int, c_void, CStr},
     ptr,
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering},
 };
 use kernel::{
     alloc::flags::{GFP_KERNEL, GFP_KERNEL_ACCOUNT},
@@ -75,7 +75,7 @@ const NAME_OFFSET: usize = 24;
 pub(crate) struct DevSlot {
     dax: AtomicPtr<ffi::dax_device>,
     conn: AtomicPtr<Conn>,
-    bad: AtomicBool,
+    bad: BadRanges,
     removed: AtomicBool,
 }
 
@@ -84,7 +84,7 @@ impl DevSlot {
         DevSlot {
             dax: AtomicPtr::new(ptr::null_mut()),
             conn: AtomicPtr::new(ptr::null_mut()),
-            bad: AtomicBool::new(false),
+            bad: BadRanges::new(),
             removed: AtomicBool::new(false),
         }
     }
@@ -95,10 +95,10 @@ impl DevSlot {
     }
 
     /// A memory failure was reported on this device: some of its ranges
-    /// are bad ([`Conn::good_len`] says which). Acquire: pairs with the
-    /// store after the range is recorded.
+    /// are bad ([`Conn::good_len`] says which). One load: what a fault on a
+    /// healthy device pays.
     pub(crate) fn is_bad(&self) -> bool {
-        self.bad.load(Ordering::Acquire)
+        self.bad.n.load(Ordering::Acquire) != 0
     }
 
     /// The device was removed (unbound) under this connection: it is gone
@@ -109,6 +109,138 @@ impl DevSlot {
 
     fn holder(&self) -> *mut c_void {
         ptr::from_ref(self).cast_mut().cast()
+    }
+}
+
+/// Most bad ranges of a device that the fault path checks without a lock;
+/// on a device with more, it asks the range map, under the owners lock.
+const FAST_BAD: usize = 8;
+/// [`BadRanges::n`]: the device has more than [`FAST_BAD`] bad ranges.
+const BAD_MANY: u32 = u32::MAX;
+/// [`BadRanges::n`]: every byte of the device is bad.
+const BAD_ALL: u32 = u32::MAX - 1;
+
+/// What [`BadRanges::good_len`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BadLookup {
+    /// This many bytes can be mapped (up to the first bad one).
+    Good(u64),
+    /// The first byte is bad.
+    Poisoned,
+    /// Too many ranges to copy: ask the range map.
+    AskMap,
+}
+
+/// A copy of a device's bad ranges for the fault path, under a sequence
+/// count (a seqcount in atomics): a fault on a device that took a memory
+/// failure reads the ranges without the connection-wide owners lock,
+/// which only memory failures (the writers) take for this.
+///
+/// # Invariants
+///
+/// - Written only by [`BadRanges::publish`], under the owners lock (one
+///   writer at a time, preemption off), after every change to the bad
+///   ranges of the device's [`DevMap`].
+/// - `seq` is odd while a write is in progress. When a reader sees the same
+///   even `seq` before and after reading, what it read is one published
+///   copy: `n` is the number of the map's ranges, `start[..n]` and
+///   `end[..n]` those ranges in order (disjoint, not touching, each
+///   non-empty), or `n` is [`BAD_ALL`] or [`BAD_MANY`] (nothing copied).
+/// - `n` goes from 0 to non-zero once and never back.
+struct BadRanges {
+    seq: AtomicU32,
+    n: AtomicU32,
+    start: [AtomicU64; FAST_BAD],
+    end: [AtomicU64; FAST_BAD],
+}
+
+impl BadRanges {
+    const fn new() -> Self {
+        // INVARIANT: no range, seq even.
+        BadRanges {
+            seq: AtomicU32::new(0),
+            n: AtomicU32::new(0),
+            start: [const { AtomicU64::new(0) }; FAST_BAD],
+            end: [const { AtomicU64::new(0) }; FAST_BAD],
+        }
+    }
+
+    /// Copies `map`'s bad ranges. The caller holds the owners lock, which
+    /// `map` is under.
+    fn publish(&self, map: &DevMap) {
+        let s = self.seq.load(Ordering::Relaxed);
+        self.seq.store(s.wrapping_add(1), Ordering::Relaxed);
+        // Orders the odd count before the stores below (smp_wmb() of
+        // write_seqcount_begin()).
+        fence(Ordering::Release);
+        let n = if map.all_bad {
+            BAD_ALL
+        } else {
+            let mut i = 0;
+            for (&k, &e) in map.bad.iter() {
+                if i == FAST_BAD {
+                    i = BAD_MANY as usize;
+                    break;
+                }
+                self.start[i].store(k, Ordering::Relaxed);
+                self.end[i].store(e, Ordering::Relaxed);
+                i += 1;
+            }
+            // At most FAST_BAD or BAD_MANY.
+            i as u32
+        };
+        self.n.store(n, Ordering::Relaxed);
+        // INVARIANT: the copy is complete before the count is even again.
+        self.seq.store(s.wrapping_add(2), Ordering::Release);
+    }
+
+    /// How many of `len` bytes at `at` can be mapped before a bad range,
+    /// from one consistent copy; a writer in progress is waited for (it
+    /// holds a spinlock and copies at most [`FAST_BAD`] ranges).
+    fn good_len(&self, at: u64, len: u64) -> BadLookup {
+        loop {
+            let s = self.seq.load(Ordering::Acquire);
+            if s & 1 == 0 {
+                let r = self.lookup(at, len);
+                // Orders the loads above before the second read of the
+                // count (smp_rmb() of read_seqcount_retry()).
+                fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == s {
+                    return r;
+                }
+            }
+            core::hint::spin_loop();
+        }
+    }
+
+    /// The lookup on what the loads give; meaningful only if `seq` did not
+    /// move meanwhile (see [`BadRanges::good_len`]).
+    fn lookup(&self, at: u64, len: u64) -> BadLookup {
+        let n = self.n.load(Ordering::Relaxed);
+        match n {
+            BAD_ALL => return BadLookup::Poisoned,
+            BAD_MANY => return BadLookup::AskMap,
+            _ => {}
+        }
+        let end = at.saturating_add(len);
+        for i in 0..(n as usize).min(FAST_BAD) {
+            let (s, e) = (
+                self.start[i].load(Ordering::Relaxed),
+                self.end[i].load(Ordering::Relaxed),
+            );
+            if e <= at {
+                continue;
+            }
+            // The first range that ends after `at` (they are in order).
+            return if s <= at {
+                BadLookup::Poisoned
+            } else if s < end {
+                BadLookup::Good(s - at)
+            } else {
+                BadLookup::Good(len)
+            };
+        }
+        BadLookup::Good(len)
     }
 }
 
@@ -720,13 +852,40 @@ impl Conn {
 
     /// How many of `len` bytes at `dev_offset` on device `dev` can be
     /// mapped before a range a memory failure marked bad; `EHWPOISON` if
-    /// the first byte is bad. For devices with a bad range only.
+    /// the first byte is bad. For devices with a bad range only: lock-free
+    /// unless the device has more than [`FAST_BAD`] bad ranges.
     pub(crate) fn good_len(&self, dev: u32, dev_offset: u64, len: u64) -> Result<u64> {
+        match self.slot(dev).ok_or(EIO)?.bad.good_len(dev_offset, len) {
+            BadLookup::Good(n) => Ok(n),
+            BadLookup::Poisoned => Err(EHWPOISON),
+            BadLookup::AskMap => self.good_len_locked(dev, dev_offset, len),
+        }
+    }
+
+    /// [`Conn::good_len`] from the range map itself, under the owners lock.
+    pub(crate) fn good_len_locked(&self, dev: u32, dev_offset: u64, len: u64) -> Result<u64> {
         let o = self.owners.lock();
         o.devs
             .get(dev as usize)
             .ok_or(EIO)?
             .good_len(dev_offset, len)
+    }
+
+    /// Records `[start, end)` of device `dev` (`slot`) as bad, for the
+    /// range map and the fault path's copy. `end > start`.
+    pub(crate) fn record_bad(&self, slot: &DevSlot, dev: usize, start: u64, end: u64) {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL);
+        let mut o = self.owners.lock();
+        if let Some(d) = o.devs.get_mut(dev) {
+            match node {
+                Ok(node) => d.add_bad(start, end, node),
+                // No memory to record the range: fail safe, the whole
+                // device is bad from now on.
+                Err(_) => d.all_bad = true,
+            }
+            // Before the caller's kill: a fault from now on sees the range.
+            slot.bad.publish(d);
+        }
     }
 
     /// A memory failure of `[offset, offset + len)` on device `dev`: marks
@@ -754,19 +913,7 @@ impl Conn {
         }
         let start = offset & !(page - 1);
         let end = last.saturating_add(page - 1) & !(page - 1);
-        let node = RBTreeNodeReservation::new(GFP_KERNEL);
-        {
-            let mut o = self.owners.lock();
-            if let Some(d) = o.devs.get_mut(dev) {
-                match node {
-                    Ok(node) => d.add_bad(start, end, node),
-                    // No memory to record the range: fail safe, the whole
-                    // device is bad from now on.
-                    Err(_) => d.all_bad = true,
-                }
-            }
-        }
-        slot.bad.store(true, Ordering::Release);
+        self.record_bad(slot, dev, start, end);
         self.kill_range(dev, start, end, mf_flags)
     }
 

@@ -444,6 +444,44 @@ mod tests {
     }
 
     #[test]
+    fn bad_ranges_read_without_the_lock_agree_with_the_map() {
+        let conn = Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory");
+        let slot = conn.slot(0).expect("slot 0");
+        let page = 0x1000u64;
+        conn.record_bad(slot, 0, 4 * MIB, 4 * MIB + page);
+        assert!(slot.is_bad());
+        assert_eq!(conn.good_len(0, 0, 8 * MIB), Ok(4 * MIB));
+        assert_eq!(conn.good_len(0, 4 * MIB, page), Err(EHWPOISON));
+        assert_eq!(conn.good_len(0, 4 * MIB + page - 1, 1), Err(EHWPOISON));
+        assert_eq!(conn.good_len(0, 4 * MIB + page, page), Ok(page));
+        assert_eq!(conn.good_len(0, 4 * MIB - page, 2 * MIB), Ok(page));
+        // Another device of the connection is not affected.
+        assert!(!conn.slot(1).expect("slot 1").is_bad());
+        assert_eq!(conn.good_len(1, 4 * MIB, page), Ok(page));
+        // Up to and past the ranges the fault path copies (8): ranges
+        // here and there, some touching or overlapping earlier ones (merged
+        // by the map), every lookup the same with and without the lock.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..24 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let start = (x % 64) * 64 * 1024;
+            conn.record_bad(slot, 0, start, start + (1 + (x >> 8) % 4) * page);
+            for q in 0..256u64 {
+                let at = q * 16 * 1024 + (x >> 20) % page;
+                for len in [1, page, 64 * 1024, 2 * MIB] {
+                    // The query in the tuple: a failure shows it.
+                    assert_eq!(
+                        (at, len, conn.good_len(0, at, len)),
+                        (at, len, conn.good_len_locked(0, at, len))
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn block_owners_are_inodes_not_numbers() {
         let conn = Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory");
         let mut buf = [0u8; 32 + 2 * 24];
