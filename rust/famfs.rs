@@ -15,7 +15,6 @@
 //!   resolves the offset in constant time and fills the iomap: no lock, no
 //!   allocation, no lookup.
 
-use core::sync::atomic::AtomicBool;
 use kernel::prelude::*;
 use kernel::{
     alloc::{
@@ -232,10 +231,6 @@ impl FmapProvider for Famfs {
     }
 }
 
-/// Whether `iomap_begin` times itself (`/sys/kernel/debug/famfs_rs/iomap_timing`,
-/// written by debugfs, read on every fault).
-pub(crate) static IOMAP_TIMING: AtomicBool = AtomicBool::new(false);
-
 /// `/sys/kernel/debug/famfs_rs` (the benchmark's iomap_begin timing),
 /// removed on drop.
 struct Debugfs;
@@ -243,11 +238,10 @@ struct Debugfs;
 impl Debugfs {
     fn new() -> Self {
         let held = conn::HELD_DAXDEVS.as_ptr().cast();
-        // SAFETY: called once, at module init, undone in `drop`; the switch
-        // is a static with the layout of a `bool`, the count a static with
-        // the layout of an `unsigned long` (`usize` on the kernel's
-        // targets), which debugfs only reads.
-        unsafe { ffi::famfs_rs_debugfs_init(IOMAP_TIMING.as_ptr(), held) };
+        // SAFETY: called once, at module init, undone in `drop`; the count
+        // is a static with the layout of an `unsigned long` (`usize` on the
+        // kernel's targets), which debugfs only reads.
+        unsafe { ffi::famfs_rs_debugfs_init(held) };
         Debugfs
     }
 }

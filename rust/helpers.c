@@ -319,10 +319,11 @@ void famfs_rs_log_ratelimited(bool err, const char *msg)
 
 /*
  * Timing of the module's iomap_begin, for the benchmark (make bench): off
- * unless /sys/kernel/debug/famfs_rs/iomap_timing is 1. The switch is the
- * Rust side's IOMAP_TIMING, which the callback tests inline: off, it costs
- * the fault path one load and a branch.
+ * unless /sys/kernel/debug/famfs_rs/iomap_timing is 1. The switch is a
+ * static key, which the callback tests with static_branch_unlikely!():
+ * off, the fault path runs a no-op where the jump to the timing would be.
  */
+struct famfs_rs_timing famfs_rs_iomap_timing = { .key = STATIC_KEY_FALSE_INIT };
 static atomic64_t famfs_rs_iomap_calls = ATOMIC64_INIT(0);
 static atomic64_t famfs_rs_iomap_ns = ATOMIC64_INIT(0);
 static u64 famfs_rs_clock_ns;	/* what timing an empty region gives */
@@ -370,6 +371,24 @@ static ssize_t famfs_rs_stats_write(struct file *file, const char __user *buf,
 	return count;
 }
 
+static int famfs_rs_timing_get(void *data, u64 *val)
+{
+	*val = static_key_enabled(&famfs_rs_iomap_timing.key);
+	return 0;
+}
+
+static int famfs_rs_timing_set(void *data, u64 val)
+{
+	if (val)
+		static_branch_enable(&famfs_rs_iomap_timing.key);
+	else
+		static_branch_disable(&famfs_rs_iomap_timing.key);
+	return 0;
+}
+
+DEFINE_DEBUGFS_ATTRIBUTE(famfs_rs_timing_fops, famfs_rs_timing_get, famfs_rs_timing_set,
+			 "%llu\n");
+
 static const struct file_operations famfs_rs_stats_fops = {
 	.owner = THIS_MODULE,
 	.open = famfs_rs_stats_open,
@@ -381,16 +400,15 @@ static const struct file_operations famfs_rs_stats_fops = {
 
 /**
  * famfs_rs_debugfs_init() - create /sys/kernel/debug/famfs_rs
- * @timing: the switch iomap_timing reads and writes
  * @held: the count held_daxdevs reads
  *
- * iomap_timing (bool, 0600) turns the timing on; iomap_stats (0600) reads
+ * iomap_timing (0600; 1 or 0) turns the timing on and off; iomap_stats (0600) reads
  * "calls N", "ns N" (total time in iomap_begin, clock reads included) and
  * "clock_ns N" (what timing an empty region gives), and a write resets
  * the first two; held_daxdevs (0400) is the number of DAX devices the
  * module holds as fs-dax holder. Debugfs failures are not errors.
  */
-void famfs_rs_debugfs_init(bool *timing, unsigned long *held)
+void famfs_rs_debugfs_init(unsigned long *held)
 {
 	u64 d[33], t, x;
 	int i, j;
@@ -411,7 +429,8 @@ void famfs_rs_debugfs_init(bool *timing, unsigned long *held)
 	famfs_rs_clock_ns = d[ARRAY_SIZE(d) / 2];
 
 	famfs_rs_dir = debugfs_create_dir("famfs_rs", NULL);
-	debugfs_create_bool("iomap_timing", 0600, famfs_rs_dir, timing);
+	debugfs_create_file_unsafe("iomap_timing", 0600, famfs_rs_dir, NULL,
+				   &famfs_rs_timing_fops);
 	debugfs_create_file("iomap_stats", 0600, famfs_rs_dir, NULL, &famfs_rs_stats_fops);
 	debugfs_create_ulong("held_daxdevs", 0400, famfs_rs_dir, held);
 }
@@ -422,5 +441,6 @@ void famfs_rs_debugfs_init(bool *timing, unsigned long *held)
 void famfs_rs_debugfs_exit(void)
 {
 	debugfs_remove_recursive(famfs_rs_dir);
+	static_branch_disable(&famfs_rs_iomap_timing.key);
 	famfs_rs_dir = NULL;
 }

@@ -6,6 +6,7 @@
 #ifndef FAMFS_RS_HELPERS_H
 #define FAMFS_RS_HELPERS_H
 
+#include <linux/jump_label.h>
 #include <linux/types.h>
 
 /**
@@ -55,7 +56,17 @@ void famfs_rs_inode_unpin(struct inode *inode);
 int famfs_rs_mf_kill(struct inode *inode, u64 offset, u64 len, int mf_flags);
 void famfs_rs_cond_resched(void);
 
-void famfs_rs_debugfs_init(bool *timing, unsigned long *held);
+/*
+ * On: iomap_begin times itself (debugfs iomap_timing). A struct around the
+ * key, which is the shape Rust's static_branch_unlikely!() takes.
+ */
+struct famfs_rs_timing {
+	struct static_key_false key;
+};
+
+extern struct famfs_rs_timing famfs_rs_iomap_timing;
+
+void famfs_rs_debugfs_init(unsigned long *held);
 void famfs_rs_debugfs_exit(void);
 u64 famfs_rs_ktime_ns(void);
 void famfs_rs_timing_end(u64 start);

@@ -396,12 +396,20 @@ impl<T: FmapProvider> Adapter<T> {
         iomap: *mut ffi::iomap,
         _srcmap: *mut ffi::iomap,
     ) -> c_int {
-        // The benchmark's timing of the whole callback; off, one load and a
-        // branch.
-        let start = crate::IOMAP_TIMING
-            .load(Ordering::Relaxed)
-            // SAFETY: no preconditions.
-            .then(|| unsafe { ffi::famfs_rs_ktime_ns() });
+        // The benchmark's timing of the whole callback; off, a no-op where
+        // the jump would be.
+        // SAFETY: `famfs_rs_iomap_timing` is defined by C (helpers.c) as a
+        // `struct famfs_rs_timing` whose `key` is a `static_key_false`
+        // initialized with `STATIC_KEY_FALSE_INIT`.
+        let timing = unsafe {
+            kernel::static_branch_unlikely!(
+                ffi::famfs_rs_iomap_timing,
+                ffi::famfs_rs_timing,
+                key
+            )
+        };
+        // SAFETY: no preconditions.
+        let start = timing.then(|| unsafe { ffi::famfs_rs_ktime_ns() });
         let rc = from_result(|| {
             // SAFETY: the DAX code holds a reference to the file.
             let inode = unsafe { FmapInode::from_raw(inode) };
