@@ -7,7 +7,8 @@
 #
 # Other targets: toolchain, kernel, module, clippy, tests, host-check,
 # vm-check, check-debug (the debug kernel), bench (the fault-path
-# benchmark, Documentation/benchmark.rst), anchor (a device removal under
+# benchmark, Documentation/benchmark.rst), profile (its time by function,
+# on a kernel with ftrace), anchor (a device removal under
 # a pinned page: famfs_rs, raw device_dax, ext4 -o dax), clean. KDIR=/path/to/built/tree
 # uses your own kernel instead of the cached Debian 7.3 one; FAMFS_CACHE
 # moves the cache (default ~/.cache/famfs-rs); FAMFS_DEBUG=1 selects the
@@ -46,7 +47,7 @@ TEST_SRCS := $(wildcard tests/*.c)
 TEST_BINS := $(patsubst tests/%.c,tests/out/%,$(TEST_SRCS))
 
 .PHONY: all toolchain kernel module clippy tests host-check vm-check check bench \
-	anchor check-debug run clean
+	profile profile-run anchor check-debug run clean
 
 all: module
 
@@ -119,6 +120,15 @@ run: clippy tests
 # The fault-path benchmark in the VM (FAMFS_BENCH_REPS, default 11).
 bench: clippy tests $(BENCH_BIN)
 	@scripts/bench.sh
+
+# The fault path's time by function (Documentation/benchmark.rst): the
+# benchmark's patterns under ftrace's function profiler, on the profile
+# kernel variant (a make of its own, so that KDIR is that tree).
+profile: toolchain
+	@env -u KDIR FAMFS_PROFILE=1 $(MAKE) --no-print-directory profile-run
+
+profile-run: clippy tests $(BENCH_BIN)
+	@scripts/bench.sh --profile
 
 # A device removal under a page held by a pipe: famfs_rs, raw device_dax
 # and ext4 -o dax (Documentation/design.rst, "Device removal").

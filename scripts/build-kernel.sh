@@ -3,12 +3,14 @@
 #
 # Fetch Debian's linux-source-7.3, apply patches/series, configure from
 # tinyconfig + kvm_guest.config + scripts/kconfig/famfs.config (and
-# debug.config with FAMFS_DEBUG=1), and build it out of tree under
+# debug.config with FAMFS_DEBUG=1, profile.config with FAMFS_PROFILE=1),
+# and build it out of tree under
 # $FAMFS_CACHE/linux:
 #
 #   src/              the source, patched; .famfs-src-key names its state
 #   build-default/    the build tree (O=), .famfs-built holds its key
 #   build-debug/      the same for FAMFS_DEBUG=1
+#   build-profile/    the same for FAMFS_PROFILE=1 (make profile: ftrace)
 #
 # The key is (source version, patch series, config fragments). A tree whose
 # key is unchanged is not rebuilt at all. When the series changes, only the
@@ -35,9 +37,11 @@ dl=$FAMFS_CACHE/dl
 aptd=$FAMFS_CACHE/apt
 variant=default
 [ "${FAMFS_DEBUG:-0}" = 1 ] && variant=debug
+[ "${FAMFS_PROFILE:-0}" = 1 ] && variant=profile
 
 frags=("$here/kconfig/famfs.config")
 [ $variant = debug ] && frags+=("$here/kconfig/debug.config")
+[ $variant = profile ] && frags+=("$here/kconfig/profile.config")
 
 log() { echo "kernel: $*" >&2; }
 

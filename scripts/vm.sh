@@ -17,7 +17,8 @@
 # panic, hung task, kmemleak report).
 #
 # Environment: KERNEL=bzImage or KDIR=build-tree to override the kernel;
-# FAMFS_DEBUG=1 for the debug kernel; VM_APPEND for extra kernel arguments;
+# FAMFS_DEBUG=1 for the debug kernel; VM_SMP for the vCPUs (default 2);
+# VM_APPEND for extra kernel arguments;
 # VM_BENCH=1 for the benchmark's extra devices (see BENCH_MIB);
 # QEMU=qemu-system-x86_64 (or a path) runs that QEMU instead of the QEMU 10
 # that scripts/setup-qemu.sh unpacked into the cache; one older than 8 has
@@ -169,7 +170,7 @@ append="$append ${VM_APPEND:-}"
 # refuses under a hypervisor (X86_FEATURE_HYPERVISOR): ENXIO and a WARN.
 # sn= on the type-3 devices: a CXL pmem region needs a serial number.
 qemu=("$qemu_bin" "${qemu_data[@]}" -accel tcg -cpu qemu64,hypervisor=off
-	-smp 2 -nographic -no-reboot -nic none
+	-smp "${VM_SMP:-2}" -nographic -no-reboot -nic none
 	-M q35,cxl=on,nvdimm=on -m 4G,slots=8,maxmem=24G
 	-kernel "$KERNEL" -initrd "$work/initramfs.cpio.gz" -append "$append"
 	-object "memory-backend-file,id=nvmem0,share=on,mem-path=$work/nvdimm0.raw,size=$NVDIMM_BYTES"
@@ -187,7 +188,8 @@ qemu=("$qemu_bin" "${qemu_data[@]}" -accel tcg -cpu qemu64,hypervisor=off
 
 t0=$SECONDS
 set +e
-timeout -k 5 "$timeout" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$log"
+# stdbuf: the log grows as the guest writes, not in blocks of tr's buffer.
+timeout -k 5 "$timeout" "${qemu[@]}" </dev/null 2>&1 | stdbuf -o0 tr -d '\r' | tee "$log"
 qrc=${PIPESTATUS[0]}
 set -e
 echo "vm: guest ran $((SECONDS - t0)) s"

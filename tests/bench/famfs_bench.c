@@ -3,7 +3,9 @@
  * famfs_bench - the fault path of famfs-rs against the raw device and
  * ext4 -o dax, side by side in one VM run (make bench, scripts/bench.sh).
  *
- *   famfs_bench [-r REPS]
+ *   famfs_bench [-r REPS]   the benchmark (make bench)
+ *   famfs_bench -P          the profile of the fault path (make profile),
+ *                           on the profile kernel variant
  *
  * Runs in the VM that scripts/vm.sh boots with VM_BENCH=1, after
  * tests/guest/bench.sh set up ext4 and loaded famfs_rs. The devices come
@@ -28,9 +30,13 @@
  * unmaps it: PTE faults on NPTE 4 KiB pages (sequential from the start,
  * or random distinct pages of the window) with MADV_NOHUGEPAGE, PMD faults
  * on all 512 2 MiB blocks (in order, or shuffled) with MADV_HUGEPAGE;
- * loads (read faults) or stores (write faults). The minor-fault count of
- * every pass is checked: one per page, or one per block for PMD faults
- * (a path that falls back to PTE faults is reported, not hidden).
+ * loads (read faults) or stores (write faults). Steady state: the file
+ * holds DAX entries of the pattern's size (settle()). First touch
+ * (*-first): the file's inode is evicted before each window, so every
+ * fault makes its entry. The minor-fault count of every pass is checked
+ * (one per page or block), and after a PMD pass's timing the next page of
+ * every block is loaded: a block that the path mapped with PTEs takes a
+ * fault there, and its figure is marked "!" (reported, not hidden).
  * read()/write() through the file (dax_iomap_rw) in 1 MiB calls, against
  * memcpy() from and to a populated raw mapping. open() of a file never
  * opened on this connection, of one opened before, and on a plain fuse
@@ -80,22 +86,58 @@ static const char * const path_names[NPATHS] = {
 	"raw-cxl", "famfs-cxl",
 };
 
+/* The file each famfs path maps, in the one mount (write_manifest()). */
+static const char * const fam_names[NPATHS] = {
+	[P_FAMFS1] = "one", [P_FAMFS_MANY] = "many", [P_FAMFS_ILV] = "ilv",
+	[P_FAMFS_CXL] = "cxl",
+};
+
 enum {
 	O_PTE_RSEQ, O_PTE_RRND, O_PTE_WSEQ, O_PTE_WRND,
 	O_PMD_RSEQ, O_PMD_RRND, O_PMD_WSEQ, O_PMD_WRND,
+	O_PTE_RFIRST, O_PMD_RFIRST, O_PMD_WFIRST,
 	O_READ, O_WRITE, NOPS
 };
 
 static const char * const op_names[NOPS] = {
 	"pte-read-seq", "pte-read-rand", "pte-write-seq", "pte-write-rand",
 	"pmd-read-seq", "pmd-read-rand", "pmd-write-seq", "pmd-write-rand",
+	"pte-read-first", "pmd-read-first", "pmd-write-first",
 	"read-MiB/s", "write-MiB/s",
 };
+
+static bool op_pmd(int op)
+{
+	return (op >= O_PMD_RSEQ && op <= O_PMD_WRND) || op == O_PMD_RFIRST ||
+	       op == O_PMD_WFIRST;
+}
+
+static bool op_write(int op)
+{
+	return op == O_PTE_WSEQ || op == O_PTE_WRND || op == O_PMD_WSEQ || op == O_PMD_WRND ||
+	       op == O_PMD_WFIRST;
+}
+
+static bool op_rand(int op)
+{
+	return op == O_PTE_RRND || op == O_PTE_WRND || op == O_PMD_RRND || op == O_PMD_WRND;
+}
+
+/*
+ * First touch: the file's inode is evicted before each window (closed,
+ * then /proc/sys/vm/drop_caches), so that every fault finds no DAX entry
+ * and makes one, as the first pass over a freshly opened file does.
+ */
+static bool op_first(int op)
+{
+	return op >= O_PTE_RFIRST && op <= O_PMD_WFIRST;
+}
 
 struct sample {
 	double v[MAX_REPS];
 	int n;
 	long long minflt;	/* of the last pass */
+	long long pte_faults;	/* of a PMD pass: see fault_window() */
 };
 
 static struct sample res[NPATHS][NOPS];
@@ -249,7 +291,64 @@ static unsigned char *map_window(int fd, bool huge)
 }
 
 static unsigned long long sink;
+static long long pte_faults;
 static double fault_window(int fd, int op, long long *faults);
+static int raw_fd_for(int path, int op);
+static int raw_of(int path);
+
+/*
+ * Evict @path's inode, with its DAX entries, and open the file again: a
+ * raw device keeps no per-file state, so there is nothing to evict.
+ */
+static void evict(int path)
+{
+	char p[PATH_MAX];
+
+	if (raw_of(path) == path)
+		return;
+	close(fds[path]);
+	if (famfs_write_str("/proc/sys/vm/drop_caches", "2"))
+		die("drop_caches");
+	if (path == P_EXT4) {
+		snprintf(p, sizeof(p), "%s/f", EXT4_DIR);
+		fds[path] = open(p, O_RDWR);
+	} else {
+		fds[path] = open_in(&fam, fam_names[path], O_RDWR);
+	}
+	if (fds[path] < 0)
+		die("reopen after eviction");
+}
+
+/*
+ * The size of the DAX entries each path's file holds: 0 none known, 1 PTE,
+ * 2 PMD. A PMD fault that finds PTE entries in its block falls back to a
+ * PTE fault (the DAX core does not merge entries), and a PTE fault in a
+ * block that has a PMD entry is served from it: a pattern's steady state
+ * needs entries of its own size.
+ */
+static int entry_size[NPATHS];
+
+/* The file a fault pattern of @path runs on. */
+static int fd_for(int path, int op)
+{
+	return raw_of(path) == path ? raw_fd_for(path, op) : fds[path];
+}
+
+/*
+ * Before a steady-state pattern: if @path's file holds entries of the
+ * other size, evict them and make this size's with one untimed window.
+ * (First-touch patterns evict before every window.)
+ */
+static void settle(int path, int op)
+{
+	long long f;
+
+	if (!op_first(op) && entry_size[path] != 1 + op_pmd(op)) {
+		evict(path);
+		fault_window(fd_for(path, op), op, &f);
+	}
+	entry_size[path] = 1 + op_pmd(op);
+}
 
 /* Loads and stores the compiler must keep, one per page touched. */
 static inline unsigned long long touch_load(unsigned char *p)
@@ -267,15 +366,19 @@ static inline void touch_store(unsigned char *p, unsigned long long v)
  * pass maps and touches the window PMD_PASSES times, so that it times
  * as many faults as it takes to even out timer ticks.
  */
-static double fault_pass(int fd, int op, long long *faults)
+static double fault_pass(int path, int op, long long *faults)
 {
 	double t = 0;
 	long long f;
-	int i, n = op >= O_PMD_RSEQ ? PMD_PASSES : 1;
+	int i, n = op_pmd(op) ? PMD_PASSES : 1;
 
 	*faults = 0;
+	settle(path, op);
+	pte_faults = 0;
 	for (i = 0; i < n; i++) {
-		t += fault_window(fd, op, &f);
+		if (op_first(op))
+			evict(path);
+		t += fault_window(fd_for(path, op), op, &f);
 		*faults += f;
 	}
 	*faults /= n;
@@ -285,11 +388,7 @@ static double fault_pass(int fd, int op, long long *faults)
 /* Map the window, touch it as @op says, unmap: ns per fault. */
 static double fault_window(int fd, int op, long long *faults)
 {
-	bool pmd = op >= O_PMD_RSEQ;
-	bool write = op == O_PTE_WSEQ || op == O_PTE_WRND || op == O_PMD_WSEQ ||
-		     op == O_PMD_WRND;
-	bool rand = op == O_PTE_RRND || op == O_PTE_WRND || op == O_PMD_RRND ||
-		    op == O_PMD_WRND;
+	bool pmd = op_pmd(op), write = op_write(op), rand = op_rand(op);
 	const unsigned int *idx = pmd ? (rand ? pmd_rnd : pmd_seq) : (rand ? pte_rnd : pte_seq);
 	unsigned long long step = pmd ? PMD_SIZE_ : PAGE, acc = 0;
 	int n = pmd ? NPMD : NPTE, i;
@@ -305,6 +404,18 @@ static double fault_window(int fd, int op, long long *faults)
 			acc += touch_load(p + idx[i] * step);
 	t = now_ns() - t0;
 	*faults = minflt() - f0;
+	/*
+	 * A PMD pattern touches one page of each block, so the minor-fault
+	 * count cannot tell a PMD mapping from a PTE one. After the timing,
+	 * load the next page of every block: a block mapped by a PMD takes
+	 * no fault there, one that fell back to PTEs takes one.
+	 */
+	if (pmd) {
+		f0 = minflt();
+		for (i = 0; i < n; i++)
+			acc += touch_load(p + idx[i] * step + PAGE);
+		pte_faults += minflt() - f0;
+	}
 	__atomic_store_n(&sink, acc, __ATOMIC_RELAXED);
 	munmap(p, WINDOW);
 	return t / n;
@@ -349,6 +460,7 @@ static void record(int path, int op, double v, long long faults, bool counted)
 		return;
 	s->v[s->n++] = v;
 	s->minflt = faults;
+	s->pte_faults = pte_faults;
 }
 
 static int by_double(const void *a, const void *b)
@@ -373,8 +485,8 @@ static double median(const struct sample *s, double *lo, double *hi)
 static int raw_fd_for(int path, int op)
 {
 	if (path == P_RAW_CXL)
-		return op >= O_PMD_RSEQ ? cxl2m_fd : cxl4k_fd;
-	return op >= O_PMD_RSEQ ? raw2m_fd : raw4k_fd;
+		return op_pmd(op) ? cxl2m_fd : cxl4k_fd;
+	return op_pmd(op) ? raw2m_fd : raw4k_fd;
 }
 
 /* The raw path a path's ratio is taken to: the same memory, raw. */
@@ -392,14 +504,13 @@ static int raw_of(int path)
 static void fault_round(int round, bool counted)
 {
 	long long faults;
-	int k, path, op, fd;
+	int k, path, op;
 	double v;
 
 	for (op = 0; op < O_READ; op++) {
 		for (k = 0; k < NPATHS; k++) {
 			path = (round + k) % NPATHS;
-			fd = raw_of(path) == path ? raw_fd_for(path, op) : fds[path];
-			v = fault_pass(fd, op, &faults);
+			v = fault_pass(path, op, &faults);
 			record(path, op, v, faults, counted);
 		}
 	}
@@ -448,11 +559,15 @@ static void print_table(bool use_min)
 			char cell[32];
 
 			raw = m[raw_of(path)];
-			snprintf(cell, sizeof(cell), "%.0f (%.2fx)", m[path], m[path] / raw);
+			/* "!": the blocks were not mapped by PMDs (fault_window()) */
+			snprintf(cell, sizeof(cell), "%s%.0f (%.2fx)",
+				 op_pmd(op) && res[path][op].pte_faults ? "!" : "", m[path],
+				 m[path] / raw);
 			fprintf(out, " %20s", cell);
 		}
 		fprintf(out, "\n");
 	}
+	fprintf(out, "(! before a PMD figure: the path mapped those blocks with PTEs)\n");
 }
 
 static void print_lines(void)
@@ -474,7 +589,9 @@ static void print_lines(void)
 				med, lo, hi, med / raw, s->n);
 			if (op < O_READ)
 				fprintf(out, " minflt=%lld expect=%d", s->minflt,
-					op >= O_PMD_RSEQ ? NPMD : NPTE);
+					op_pmd(op) ? NPMD : NPTE);
+			if (op_pmd(op))
+				fprintf(out, " pte_mapped_blocks=%lld", s->pte_faults / PMD_PASSES);
 			fprintf(out, "\n");
 		}
 	}
@@ -574,7 +691,7 @@ static void iomap_share(void)
 				if (famfs_write_str(DBG "/iomap_stats", "0") ||
 				    famfs_write_str(DBG "/iomap_timing", "1"))
 					die(DBG);
-				fault.v[r] = fault_pass(fds[path], ops[k], &faults);
+				fault.v[r] = fault_pass(path, ops[k], &faults);
 				famfs_write_str(DBG "/iomap_timing", "0");
 				if (read_file(DBG "/iomap_stats", buf, sizeof(buf)) < 0 ||
 				    sscanf(buf, "calls %llu ns %llu clock_ns %llu", &calls, &ns,
@@ -613,16 +730,251 @@ static void iomap_share(void)
 	}
 }
 
+
+/*
+ * Profile mode (-P, make profile): the kernel's function profiler
+ * (CONFIG_FUNCTION_PROFILER with the function graph tracer, the profile
+ * kernel variant) over the patterns below on the raw device, famfs and
+ * ext4, restricted to the fault path's functions (filters[]; or
+ * FAMFS_PROFILE_FILTER, patterns separated by spaces as set_ftrace_filter
+ * takes them). Printed per function: calls and time per fault, callees
+ * included (graph-time); and the fault's cost with the profiler off,
+ * measured before it is switched on. Each traced call adds the tracer's
+ * own cost to its callers' times (about 300 emulated ns: see the time of
+ * a trivial leaf such as dax_get_private), so read the times as an upper
+ * bound of where the time goes and the calls as exact.
+ *
+ * The profiler is switched on once for the whole run: each switch
+ * rewrites kernel text, and under TCG a second switch-on crashed the
+ * guest (scripts/bench.sh boots one vCPU: with two, even the first did).
+ * A window's figures are the difference of trace_stat read before and
+ * after it; first-touch patterns evict outside those reads.
+ */
+#define TRACING "/sys/kernel/tracing"
+#define MAX_FNS 384
+
+static const char * const filters[] = {
+	"handle_mm_fault", "lock_vma_under_rcu", "__handle_mm_fault", "handle_pte_fault",
+	"do_fault", "__do_fault", "do_read_fault", "do_shared_fault", "do_pte_missing",
+	"create_huge_pmd", "wp_huge_pmd", "do_huge_pmd_wp_page", "*dax*",
+	"grab_mapping_entry", "get_next_unlocked_entry", "fuse_fmap_*", "iomap_iter",
+	"iomap_iter_advance", ":mod:famfs_rs", "vmf_insert*", "insert_pmd", "insert_pfn*",
+	"insert_page*", "folio_add_file_rmap*", "__folio_add_file_rmap", "set_pmd_at",
+	"__mark_inode_dirty", "prep_compound_page", "ext4_*", "__ext4_*", "jbd2_*",
+	"__jbd2_*", "dev_dax_*", "__dev_dax_*", "__pte_alloc", "__pmd_alloc",
+	"__pte_offset_map*", "file_update_time", "fault_dirty_shared_page",
+};
+
+static const int prof_ops[] = { O_PTE_RRND, O_PTE_WRND, O_PMD_RRND, O_PMD_WRND,
+				O_PTE_RFIRST, O_PMD_RFIRST, O_PMD_WFIRST };
+static const int prof_paths[] = { P_RAW, P_FAMFS1, P_EXT4 };
+#define NPOPS ARRAY_SIZE(prof_ops)
+#define NPPATHS ARRAY_SIZE(prof_paths)
+
+struct prof_fn {
+	char name[128];
+	double hits, incl_ns;
+};
+
+struct prof {
+	struct prof_fn fn[MAX_FNS];
+	int n;
+	long long faults;
+	double off, on;
+};
+
+static struct prof profs[NPOPS][NPPATHS];
+static struct prof_fn snap[2][MAX_FNS];
+static int nsnap[2];
+
+static void tracing_set(const char *file, const char *val)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), TRACING "/%s", file);
+	if (famfs_write_str(p, val))
+		die(p);
+}
+
+static struct prof_fn *fn_in(struct prof_fn *a, int *n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < *n && strcmp(a[i].name, name); i++)
+		;
+	if (i == *n) {
+		if (*n == MAX_FNS)
+			return NULL;
+		memset(&a[i], 0, sizeof(a[i]));
+		snprintf(a[i].name, sizeof(a[i].name), "%s", name);
+		(*n)++;
+	}
+	return &a[i];
+}
+
+/* The profiler's totals so far, summed over the CPUs, into snap[k]. */
+static void read_stats(int k)
+{
+	char p[PATH_MAX], line[512], name[128];
+	struct prof_fn *f;
+	unsigned long hits;
+	FILE *fp;
+	double us;
+	int cpu;
+
+	nsnap[k] = 0;
+	for (cpu = 0;; cpu++) {
+		snprintf(p, sizeof(p), TRACING "/trace_stat/function%d", cpu);
+		fp = fopen(p, "r");
+		if (!fp)
+			break;
+		while (fgets(line, sizeof(line), fp)) {
+			if (sscanf(line, " %127s %lu %lf us", name, &hits, &us) != 3)
+				continue;
+			f = fn_in(snap[k], &nsnap[k], name);
+			if (f) {
+				f->hits += hits;
+				f->incl_ns += us * 1e3;
+			}
+		}
+		fclose(fp);
+	}
+}
+
+/* One window of @path, @op under the profiler: the change, added to @pr. */
+static void profile_window(struct prof *pr, int path, int op, int n)
+{
+	struct prof_fn *a, *b;
+	long long f;
+	double d;
+	int i, j;
+
+	if (op_first(op))
+		evict(path);
+	read_stats(0);
+	pr->on += fault_window(fd_for(path, op), op, &f) / n;
+	read_stats(1);
+	pr->faults += f;
+	for (i = 0; i < nsnap[1]; i++) {
+		b = &snap[1][i];
+		for (j = 0; j < nsnap[0] && strcmp(snap[0][j].name, b->name); j++)
+			;
+		a = j < nsnap[0] ? &snap[0][j] : NULL;
+		d = b->incl_ns - (a ? a->incl_ns : 0);
+		if (b->hits == (a ? a->hits : 0))
+			continue;
+		b = fn_in(pr->fn, &pr->n, b->name);
+		if (!b)
+			continue;
+		b->hits += snap[1][i].hits - (a ? a->hits : 0);
+		b->incl_ns += d;
+	}
+}
+
+static int by_incl(const void *a, const void *b)
+{
+	const struct prof_fn *x = a, *y = b;
+
+	return x->incl_ns < y->incl_ns ? 1 : x->incl_ns > y->incl_ns ? -1 : 0;
+}
+
+static void profile_print(struct prof *pr, int path, int op)
+{
+	double calls = 0;
+	int i;
+
+	for (i = 0; i < pr->n; i++) {
+		pr->fn[i].hits /= pr->faults;
+		pr->fn[i].incl_ns /= pr->faults;
+		calls += pr->fn[i].hits;
+	}
+	qsort(pr->fn, pr->n, sizeof(pr->fn[0]), by_incl);
+	fprintf(out, "\nprofile %s %s: %.0f ns/fault with the profiler off, %.0f on;",
+		path_names[path], op_names[op], pr->off, pr->on);
+	fprintf(out, " %lld faults, %.1f traced calls per fault\n", pr->faults, calls);
+	fprintf(out, "  %-32s %8s %10s\n", "function", "calls", "ns");
+	for (i = 0; i < pr->n; i++) {
+		if (pr->fn[i].hits < 0.01)
+			continue;
+		fprintf(out, "  %-32s %8.2f %10.0f\n", pr->fn[i].name, pr->fn[i].hits,
+			pr->fn[i].incl_ns);
+		fprintf(out, "profile: path=%s op=%s fn=%s calls=%.3f ns=%.1f\n",
+			path_names[path], op_names[op], pr->fn[i].name, pr->fn[i].hits,
+			pr->fn[i].incl_ns);
+	}
+	fprintf(out, "profile: path=%s op=%s total off_ns=%.1f on_ns=%.1f calls=%.2f\n",
+		path_names[path], op_names[op], pr->off, pr->on, calls);
+}
+
+static void profile(void)
+{
+	unsigned int i, j, w, n;
+	const char *pat;
+	char p[PATH_MAX];
+	long long faults;
+	char *env;
+	int fd;
+
+	/* The cost with the profiler off, before it is ever switched on. */
+	for (i = 0; i < NPOPS; i++)
+		for (j = 0; j < NPPATHS; j++) {
+			fault_pass(prof_paths[j], prof_ops[i], &faults);	/* warm */
+			profs[i][j].off = fault_pass(prof_paths[j], prof_ops[i], &faults);
+		}
+
+	snprintf(p, sizeof(p), TRACING "/set_ftrace_filter");
+	fd = open(p, O_WRONLY | O_TRUNC);	/* empty */
+	if (fd < 0)
+		die(p);
+	close(fd);
+	/* FAMFS_PROFILE_FILTER: patterns of your own, separated by spaces */
+	env = getenv("FAMFS_PROFILE_FILTER");
+	for (i = 0;; i++) {
+		if (env)
+			pat = strtok(i ? NULL : env, " ");
+		else
+			pat = i < ARRAY_SIZE(filters) ? filters[i] : NULL;
+		if (!pat)
+			break;
+		fd = open(p, O_WRONLY | O_APPEND);
+		/* a pattern that matches nothing in this kernel is refused: skip it */
+		if (fd < 0 || write(fd, pat, strlen(pat)) < 0)
+			fprintf(stderr, "famfs_bench: no function matches %s\n", pat);
+		if (fd >= 0)
+			close(fd);
+	}
+	tracing_set("options/sleep-time", "0");
+	tracing_set("options/graph-time", "1");
+	tracing_set("function_profile_enabled", "1");
+	for (i = 0; i < NPOPS; i++) {
+		for (j = 0; j < NPPATHS; j++) {
+			n = op_pmd(prof_ops[i]) ? PMD_PASSES : 1;
+			fprintf(stderr, "famfs_bench: profile of %s %s\n",
+				path_names[prof_paths[j]], op_names[prof_ops[i]]);
+			settle(prof_paths[j], prof_ops[i]);
+			for (w = 0; w < n; w++)
+				profile_window(&profs[i][j], prof_paths[j], prof_ops[i], n);
+		}
+	}
+	tracing_set("function_profile_enabled", "0");
+	for (i = 0; i < NPOPS; i++)
+		for (j = 0; j < NPPATHS; j++)
+			profile_print(&profs[i][j], prof_paths[j], prof_ops[i]);
+}
+
 int main(int argc, char **argv)
 {
 	char manifest[] = "/tmp/bench.manifest", p[PATH_MAX];
 	unsigned char *raw_map, *cxl_map;
+	bool prof = false;
 	int c, i, r;
 
 	out = stdout;
-	while ((c = getopt(argc, argv, "r:")) != -1) {
+	while ((c = getopt(argc, argv, "Pr:")) != -1) {
 		if (c == 'r')
 			reps = atoi(optarg);
+		else if (c == 'P')
+			prof = true;
 		else
 			return 2;
 	}
@@ -692,6 +1044,11 @@ int main(int argc, char **argv)
 	if (cxl_map == MAP_FAILED)
 		die("raw CXL map");
 
+	if (prof) {
+		profile();
+		famfs_mount_stop(&fam, NULL);
+		return 0;
+	}
 	for (r = 0; r <= reps; r++) {
 		fault_round(r, r > 0);
 		rw_round(r > 0, raw_map, cxl_map);

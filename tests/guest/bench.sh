@@ -4,7 +4,8 @@
 # Guest side of make bench (scripts/bench.sh boots the VM with VM_BENCH=1):
 # ext4 -o dax on the fsdax namespace with a 1 GiB file written once (so
 # that no fault allocates or converts an extent), famfs_rs loaded, then
-# famfs_bench. FAMFS_BENCH_REPS sets the repetitions.
+# famfs_bench. FAMFS_BENCH_REPS sets the repetitions; FAMFS_BENCH_PROFILE=1
+# runs its profile mode instead (make profile).
 #
 # The volatile CXL device's RAM region (4 GiB here, one fsdev_dax device
 # after setup-devices.sh) is split into three dax devices of the same
@@ -54,7 +55,13 @@ dd if=/dev/zero of=/mnt/ext4/f bs=1M count=1024 2>/dev/null
 sync
 echo "bench: ext4 -o dax on /dev/$pm, /mnt/ext4/f $(stat -c %s /mnt/ext4/f) bytes"
 insmod /famfs/famfs_rs.ko
-famfs_bench -r "${FAMFS_BENCH_REPS:-11}"
+if [ "${FAMFS_BENCH_PROFILE:-0}" = 1 ]; then
+	[ -e /sys/kernel/tracing/trace_stat ] ||
+		mount -t tracefs nodev /sys/kernel/tracing
+	famfs_bench -P
+else
+	famfs_bench -r "${FAMFS_BENCH_REPS:-11}"
+fi
 rc=$?
 rmmod famfs_rs
 umount /mnt/ext4
