@@ -536,7 +536,8 @@ impl Stripe {
         let blocks = local >> ALIGN_SHIFT;
         let chunk_blocks = self.chunk >> ALIGN_SHIFT;
         let chunk_num = self.by_chunk.div(blocks);
-        let chunk_off = ((blocks - chunk_num * chunk_blocks) << ALIGN_SHIFT) | (local & (ALIGN - 1));
+        let chunk_off =
+            ((blocks - chunk_num * chunk_blocks) << ALIGN_SHIFT) | (local & (ALIGN - 1));
         let stripe = self.by_nstrips.div(chunk_num);
         let strip = chunk_num - stripe * self.nstrips;
         (
@@ -1158,7 +1159,10 @@ mod tests {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         for d in 1..=1u64 << (32 - ALIGN_SHIFT) {
             let r = Recip::new(d);
-            assert!(r.m <= 1 << (DIV_BITS + 1) && r.s <= 54, "1/{d} does not pack");
+            assert!(
+                r.m <= 1 << (DIV_BITS + 1) && r.s <= 54,
+                "1/{d} does not pack"
+            );
             // Around every multiple of d near the ends of the range, the
             // range's ends, and random dividends.
             for q in [0, 1, 2, top / d - 1, top / d] {

@@ -402,11 +402,7 @@ impl<T: FmapProvider> Adapter<T> {
         // `struct famfs_rs_timing` whose `key` is a `static_key_false`
         // initialized with `STATIC_KEY_FALSE_INIT`.
         let timing = unsafe {
-            kernel::static_branch_unlikely!(
-                ffi::famfs_rs_iomap_timing,
-                ffi::famfs_rs_timing,
-                key
-            )
+            kernel::static_branch_unlikely!(ffi::famfs_rs_iomap_timing, ffi::famfs_rs_timing, key)
         };
         // SAFETY: no preconditions.
         let start = timing.then(|| unsafe { ffi::famfs_rs_ktime_ns() });

@@ -733,7 +733,6 @@ static void iomap_share(void)
 	}
 }
 
-
 /*
  * Profile mode (-P, make profile): the kernel's function profiler
  * (CONFIG_FUNCTION_PROFILER with the function graph tracer, the profile
@@ -952,7 +951,7 @@ static void profile(void)
 	for (i = 0; i < NPOPS; i++) {
 		for (j = 0; j < NPPATHS; j++) {
 			n = op_pmd(prof_ops[i]) ? PMD_PASSES : 1;
-			fprintf(stderr, "famfs_bench: profile of %s %s\n",
+			fprintf(stderr, "famfs_bench: profiling %s %s\n",
 				path_names[prof_paths[j]], op_names[prof_ops[i]]);
 			settle(prof_paths[j], prof_ops[i]);
 			for (w = 0; w < n; w++)
