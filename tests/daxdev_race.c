@@ -36,18 +36,9 @@ static void *open_thread(void *arg)
 
 static int rebind(const char *dev)
 {
-	char drv[64];
-
 	if (famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/unbind", dev))
 		return -EIO;
-	famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/bind", dev);
-	famfs_dax_driver(dev, drv, sizeof(drv));
-	if (strcmp(drv, "fsdev_dax")) {
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/remove_id", dev);
-		famfs_write_str("/sys/bus/dax/drivers/fsdev_dax/new_id", dev);
-		famfs_dax_driver(dev, drv, sizeof(drv));
-	}
-	return strcmp(drv, "fsdev_dax") ? -ENODEV : 0;
+	return famfs_fsdev_give_back(dev);
 }
 
 FIXTURE(race) {
