@@ -93,7 +93,7 @@ tests/out/%: tests/%.c tests/famfs_test.h tests/server/famfs_server.h kernel
 # and `make headers` would write into the (possibly read-only, possibly
 # your own) kernel build tree. A patch series that adds famfs's opcodes to
 # fuse.h is picked up the same way.
-$(SERVER_BIN): tests/server/famfs_server.c tests/server/famfs_server.h \
+$(SERVER_BIN): tests/server/famfs_server.c tests/server/famfs_server.h tests/server/famfs_log.h \
 		include/uapi/linux/famfs_fmap.h kernel
 	@mkdir -p tests/out/server/include/linux
 	cp $(KSRC)/include/uapi/linux/fuse.h tests/out/server/include/linux/fuse.h

@@ -57,9 +57,20 @@
  * with /dev/fuse that takes one command per line (notify-store,
  * notify-retrieve, notify-inval-inode, notify-inval-entry, notify-delete,
  * notify-prune, set-attr, regen, release-stall, lock-conflict, setattr,
- * ping) and answers one line: "ok [N]", "err -ERRNO" (the errno of the
- * notification's write() to /dev/fuse) or "bad MESSAGE". Requests left
- * unanswered (stalls) do not stop the server from reading on.
+ * fmap-crc, ping; rescan and create with --shared) and answers one line:
+ * "ok [N]", "err -ERRNO" (the errno of the notification's write() to
+ * /dev/fuse) or "bad MESSAGE". Requests left unanswered (stalls) do not
+ * stop the server from reading on.
+ *
+ * --shared master|client: the namespace lives in shared memory, as
+ * famfs's does (famfs_log.h, Documentation/multihost.rst): the files
+ * .famfs_sb and .famfs_log map the start of daxdev 0; after INIT a child
+ * process reads the log through the mount and the server adds the files
+ * it names. The master first creates the log if there is none and appends
+ * the manifest's files the log does not have; "create FILE-LINE" appends
+ * one more. A client's manifest lists daxdevs only; "rescan" reads the
+ * log again and answers "ok ADDED TOTAL" (or "err -ENODATA": no log yet,
+ * -EUCLEAN: a corrupt log, -EINVAL: a bad line, -ENOSPC: the log is full).
  */
 #include <assert.h>
 #include <ctype.h>
@@ -93,6 +104,7 @@
 #include <linux/fuse.h>
 #include <linux/famfs_fmap.h>
 #include "famfs_server.h"
+#include "famfs_log.h"
 
 /*
  * famfs's protocol additions, defined here as long as the kernel's fuse.h
@@ -146,6 +158,7 @@ static_assert(sizeof(struct famfs_get_fmap_in) == 8, "get_fmap_in");
 #define MAX_FMAP_BYTES		(256UL << 20)
 
 #define BLANKS			" \t\r\n"
+#define CTL_MAX_CLIENTS_	8	/* the control channel's clients at once */
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_DUMP_ERROR = 3 };
@@ -204,6 +217,11 @@ struct famfs_file {
 	__u64 generation;		/* LOOKUP/MKNOD generation, 1 by default */
 	__u64 valid;			/* entry and attr timeout, seconds */
 	bool hidden;			/* "mknod NAME reply=new": absent until MKNOD */
+
+	/* --shared: the file's manifest line, as the shared log keeps it */
+	char *src;
+	bool logged;			/* in the shared log */
+	bool meta;			/* the log's own files (.famfs_sb, .famfs_log) */
 };
 
 /* "mknod NAME reply=...": what a MKNOD of NAME answers. */
@@ -286,6 +304,25 @@ struct server {
 	/* the control channel (--control PATH) */
 	const char *control_path;
 	int ctl_fd;			/* listening unix socket, or -1 */
+
+	/* --shared master|client: the namespace log in shared memory */
+	enum { SHARED_NONE, SHARED_MASTER, SHARED_CLIENT } shared;
+	pid_t log_pid;			/* the log child, or 0 */
+	int log_fd;			/* its output (a pipe), or -1 */
+	char *log_out;			/* what it wrote so far */
+	size_t log_len;
+	size_t log_cap;
+	bool log_started;		/* the first sync after INIT was started */
+	bool log_again;			/* a request came while one ran: run again */
+	char **creates;			/* "create" lines for the next log child */
+	unsigned int ncreates;
+	unsigned int creates_cap;
+	unsigned int log_creates;	/* of them, handed to the running child */
+	int log_waiters[CTL_MAX_CLIENTS_];	/* control fds waiting for it */
+	unsigned int nlog_waiters;
+	int log_wait_next[CTL_MAX_CLIENTS_];	/* those that came while it ran */
+	unsigned int nlog_wait_next;
+	unsigned long long log_syncs;	/* log children that succeeded */
 
 	/* the connection */
 	int fd;
@@ -599,6 +636,13 @@ static void parse_file(const struct parser *p, struct server *s, char **tok, int
 	f->size = need_u64(p, tok[2], "file size", ULLONG_MAX);
 	f->generation = 1;
 	f->valid = ENTRY_TIMEOUT;
+	/* the line as the shared log keeps it: its words, one blank apart */
+	for (i = 0, f->src = xzalloc(1); i < ntok; i++) {
+		size_t n = strlen(f->src);
+
+		f->src = xrealloc(f->src, n + strlen(tok[i]) + 2, 1);
+		sprintf(f->src + n, "%s%s", i ? " " : "", tok[i]);
+	}
 	f->fmap_len = FMAP_HDR_SIZE;
 	f->ext_type = FAMFS_EXT_SIMPLE;
 	if (ntok == 3)
@@ -1231,6 +1275,7 @@ static void free_manifest(struct server *s)
 		struct famfs_file *f = &s->files[i];
 
 		free(f->name);
+		free(f->src);
 		free(f->ext);
 		for (j = 0; f->groups && j < f->nextents; j++)
 			free(f->groups[j].strips);
@@ -1247,6 +1292,10 @@ static void free_manifest(struct server *s)
 		free(s->mknods[i].name);
 	for (i = 0; i < s->nlookup_stalls; i++)
 		free(s->lookup_stalls[i]);
+	for (i = 0; i < s->ncreates; i++)
+		free(s->creates[i]);
+	free(s->creates);
+	free(s->log_out);
 	free(s->mknods);
 	free(s->lookup_stalls);
 	free(s->stalled);
@@ -2209,7 +2258,7 @@ static void daemonize(struct server *s)
 /* ---------------------------------------------------------------------- */
 /* the control channel (--control PATH) */
 
-#define CTL_MAX_CLIENTS		8
+#define CTL_MAX_CLIENTS		CTL_MAX_CLIENTS_
 #define CTL_LINE_MAX		4096
 #define CTL_STORE_MAX		(1024U * 1024)	/* notify-store LEN at most */
 
@@ -2465,6 +2514,15 @@ static void ctl_command(struct server *s, char *line, char *reply, size_t size)
 			}
 		}
 		snprintf(reply, size, "ok");
+	} else if (!strcmp(tok[0], "fmap-crc")) {
+		/* the fmap this server answers for NAME: its CRC-32 and size */
+		f = ntok == 2 ? find_file(s, tok[1]) : NULL;
+		if (!f) {
+			CTL_BAD("want: fmap-crc NAME");
+			return;
+		}
+		snprintf(reply, size, "ok %08x %zu", famfs_crc32(0, f->fmap.data, f->fmap.len),
+			 f->fmap.len);
 	} else if (!strcmp(tok[0], "regen")) {
 		f = ntok == 2 ? find_file(s, tok[1]) : NULL;
 		if (!f) {
@@ -2581,6 +2639,416 @@ static void ctl_write(int fd, const char *msg)
 	}
 }
 
+/* ---------------------------------------------------------------------- */
+/* --shared: the namespace log in shared memory (famfs_log.h) */
+
+/* Does file f map any of [0, FAMFS_LOG_DATA_START) of daxdev 0? */
+static bool maps_log_area(const struct famfs_file *f)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < f->nextents; i++) {
+		if (f->ext_type == FAMFS_EXT_SIMPLE) {
+			if (!f->ext[i].dev && f->ext[i].offset < FAMFS_LOG_DATA_START)
+				return true;
+			continue;
+		}
+		for (j = 0; j < f->groups[i].nstrips; j++)
+			if (!f->groups[i].strips[j].dev &&
+			    f->groups[i].strips[j].offset < FAMFS_LOG_DATA_START)
+				return true;
+	}
+	return false;
+}
+
+/* A manifest line for the shared namespace: parsed, built, checked. */
+static struct famfs_file *shared_file(const struct parser *p, struct server *s, char *line)
+{
+	char *tok[4096], *save, *t;
+	struct famfs_file *f;
+	int ntok = 0;
+
+	for (t = strtok_r(line, BLANKS, &save); t; t = strtok_r(NULL, BLANKS, &save)) {
+		if (ntok == (int)ARRAY_SIZE(tok))
+			bad_manifest(p, "too many words");
+		tok[ntok++] = t;
+	}
+	if (ntok < 3 || strcmp(tok[0], "file"))
+		bad_manifest(p, "not a file line");
+	parse_file(p, s, tok, ntok);
+	f = &s->files[s->nfiles - 1];
+	build_fmap(f);
+	if (maps_log_area(f))
+		bad_manifest(p, "file '%s' maps the log's area of daxdev 0", f->name);
+	if (strlen(f->src) >= FAMFS_LOG_TEXT_MAX)
+		bad_manifest(p, "file '%s': line too long for the log", f->name);
+	f->logged = true;
+	return f;
+}
+
+/*
+ * After the manifest: the log's two files, which every shared namespace
+ * has at the same place of daxdev 0; no manifest file may map that area.
+ */
+static void shared_setup(struct server *s)
+{
+	static const char * const meta[] = {
+		"file " FAMFS_LOG_SB_NAME " 2M simple 0:0:2M",
+		"file " FAMFS_LOG_NAME " 6M simple 0:2M:6M",
+	};
+	struct parser p = { .path = "the shared log's files" };
+	unsigned int i, n = s->nfiles;
+	char line[128];
+
+	if (!find_daxdev(s, 0) || !find_daxdev(s, 0)->path)
+		die("--shared: the manifest names no daxdev 0");
+	for (i = 0; i < n; i++) {
+		if (maps_log_area(&s->files[i]))
+			die("--shared: file '%s' maps the log's area of daxdev 0 (below %llu)",
+			    s->files[i].name, (unsigned long long)FAMFS_LOG_DATA_START);
+		if (strlen(s->files[i].src) >= FAMFS_LOG_TEXT_MAX)
+			die("--shared: file '%s': line too long for the log", s->files[i].name);
+		if (s->shared == SHARED_CLIENT)
+			die("--shared client: the manifest lists file '%s' (the log has the files)",
+			    s->files[i].name);
+	}
+	for (i = 0; i < ARRAY_SIZE(meta); i++) {
+		struct famfs_file *f;
+		char *tok[8], *save, *t;
+		int ntok = 0;
+
+		snprintf(line, sizeof(line), "%s", meta[i]);
+		for (t = strtok_r(line, BLANKS, &save); t; t = strtok_r(NULL, BLANKS, &save))
+			tok[ntok++] = t;
+		parse_file(&p, s, tok, ntok);
+		f = &s->files[s->nfiles - 1];
+		build_fmap(f);
+		f->meta = true;
+		f->logged = true;
+	}
+}
+
+static bool log_sb_valid(const struct famfs_log_sb *sb)
+{
+	return sb->magic == FAMFS_LOG_SB_MAGIC && sb->version == FAMFS_LOG_VERSION &&
+	       sb->entry_size == FAMFS_LOG_ENTRY_SIZE && sb->log_offset == FAMFS_LOG_OFFSET &&
+	       sb->log_size == FAMFS_LOG_SIZE && sb->data_start == FAMFS_LOG_DATA_START &&
+	       sb->crc == famfs_crc32(0, sb, offsetof(struct famfs_log_sb, crc));
+}
+
+/* exit statuses of the log child, and the errno a waiter gets for each */
+enum { LOG_OK = 0, LOG_BAD_LINE = EXIT_USAGE, LOG_CORRUPT = 4, LOG_FULL = 5, LOG_NONE = 6 };
+
+static void *log_map(struct server *s, const char *name, size_t len, bool rw)
+{
+	char path[PATH_MAX];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", s->mnt, name);
+	fd = open(path, rw ? O_RDWR : O_RDONLY);
+	if (fd < 0)
+		die("log: open %s: %s", path, strerror(errno));
+	p = mmap(NULL, len, PROT_READ | (rw ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("log: mmap %s: %s", path, strerror(errno));
+	close(fd);
+	return p;
+}
+
+/*
+ * The log child: reads the log through the mount (the parent serves the
+ * requests that causes), writes every entry's line to @out; the master
+ * first creates the log if the superblock is not valid, and appends its
+ * files that the log does not have yet (the manifest's, then "create"s).
+ * Exits with a LOG_* status.
+ */
+static void __noreturn log_child(struct server *s, int out)
+{
+	bool master = s->shared == SHARED_MASTER;
+	struct parser p = { .path = "the shared log" };
+	struct famfs_log_head *h;
+	struct famfs_log_sb *sb;
+	struct famfs_log_entry *e;
+	unsigned char *log;
+	unsigned int i;
+	__u64 n;
+	FILE *o;
+	int fd;
+
+	o = fdopen(out, "w");
+	if (!o)
+		_exit(EXIT_RUNTIME);
+	sb = log_map(s, FAMFS_LOG_SB_NAME, sizeof(*sb), master);
+	log = log_map(s, FAMFS_LOG_NAME, FAMFS_LOG_SIZE, master);
+	h = (struct famfs_log_head *)log;
+	famfs_invalidate(sb, sizeof(*sb));
+	if (!log_sb_valid(sb)) {
+		if (!master)
+			_exit(LOG_NONE);
+		/* a new namespace: an empty log first, then the superblock */
+		memset(h, 0, sizeof(*h));
+		h->magic = FAMFS_LOG_HEAD_MAGIC;
+		fd = open("/proc/sys/kernel/random/uuid", O_RDONLY);
+		if (fd < 0 || read(fd, h->uuid, sizeof(h->uuid)) != sizeof(h->uuid))
+			die("log: no random uuid");
+		close(fd);
+		famfs_flush(h, sizeof(*h));
+		memset(sb, 0, sizeof(*sb));
+		sb->magic = FAMFS_LOG_SB_MAGIC;
+		sb->version = FAMFS_LOG_VERSION;
+		sb->entry_size = FAMFS_LOG_ENTRY_SIZE;
+		sb->log_offset = FAMFS_LOG_OFFSET;
+		sb->log_size = FAMFS_LOG_SIZE;
+		sb->data_start = FAMFS_LOG_DATA_START;
+		memcpy(sb->uuid, h->uuid, sizeof(sb->uuid));
+		sb->crc = famfs_crc32(0, sb, offsetof(struct famfs_log_sb, crc));
+		famfs_flush(sb, sizeof(*sb));
+		fprintf(o, "# created\n");
+	}
+	famfs_invalidate(h, sizeof(*h));
+	n = h->committed;
+	if (h->magic != FAMFS_LOG_HEAD_MAGIC || memcmp(h->uuid, sb->uuid, sizeof(h->uuid))) {
+		warn_msg("log: the log's head does not match the superblock");
+		_exit(LOG_CORRUPT);
+	}
+	if (n > FAMFS_LOG_SLOTS) {
+		warn_msg("log: %llu entries committed, room for %llu",
+			 (unsigned long long)n, (unsigned long long)FAMFS_LOG_SLOTS);
+		_exit(LOG_CORRUPT);
+	}
+	for (i = 0; i < n; i++) {
+		char line[FAMFS_LOG_TEXT_MAX], *name;
+		struct famfs_file *f;
+
+		e = (struct famfs_log_entry *)(log + FAMFS_LOG_SLOT0) + i;
+		famfs_invalidate(e, sizeof(*e));
+		if (e->seq != i || e->len >= FAMFS_LOG_TEXT_MAX || e->text[e->len] ||
+		    e->crc != famfs_log_entry_crc(e)) {
+			warn_msg("log: entry %u is not valid", i);
+			_exit(LOG_CORRUPT);
+		}
+		/* name: the second word */
+		snprintf(line, sizeof(line), "%s", e->text);
+		name = line + strcspn(line, BLANKS);
+		name += strspn(name, BLANKS);
+		name[strcspn(name, BLANKS)] = 0;
+		f = find_file(s, name);
+		if (f && (f->meta || strcmp(f->src, e->text))) {
+			warn_msg("log: entry %u is not this server's file '%s': %s", i, name,
+				 e->text);
+			_exit(LOG_CORRUPT);
+		}
+		if (f) {
+			f->logged = true;
+		} else {
+			p.line = i + 1;
+			snprintf(line, sizeof(line), "%s", e->text);
+			shared_file(&p, s, line);
+		}
+		fprintf(o, "%s\n", e->text);
+	}
+	if (master) {
+		/* the "create"s the parent handed over become files first */
+		struct parser pc = { .path = "a create command" };
+
+		for (i = 0; i < s->log_creates; i++) {
+			struct famfs_file *f;
+
+			pc.line = i + 1;
+			f = shared_file(&pc, s, s->creates[i]);
+			f->logged = false;
+		}
+		for (i = 0; i < s->nfiles; i++) {
+			struct famfs_file *f = &s->files[i];
+
+			if (f->logged || f->meta)
+				continue;
+			if (n == FAMFS_LOG_SLOTS)
+				_exit(LOG_FULL);
+			e = (struct famfs_log_entry *)(log + FAMFS_LOG_SLOT0) + n;
+			memset(e, 0, sizeof(*e));
+			e->seq = n;
+			e->len = strlen(f->src);
+			memcpy(e->text, f->src, e->len);
+			e->crc = famfs_log_entry_crc(e);
+			/* the entry reaches memory before the count that names it */
+			famfs_flush(e, sizeof(*e));
+			h->committed = ++n;
+			famfs_flush(&h->committed, sizeof(h->committed));
+			f->logged = true;
+			fprintf(o, "%s\n", f->src);
+		}
+	}
+	if (fflush(o))
+		_exit(EXIT_RUNTIME);
+	_exit(LOG_OK);
+}
+
+/* Start a log child (none runs); the waiters in log_wait_next move in. */
+static void log_start(struct server *s)
+{
+	int p[2];
+	pid_t pid;
+
+	memcpy(s->log_waiters, s->log_wait_next, s->nlog_wait_next * sizeof(int));
+	s->nlog_waiters = s->nlog_wait_next;
+	s->nlog_wait_next = 0;
+	s->log_again = false;
+	s->log_creates = s->ncreates;
+	s->log_len = 0;
+	if (pipe2(p, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!pid) {
+		/* the child must not hold the connection or the control channel */
+		close(p[0]);
+		close(s->fd);
+		if (s->ctl_fd >= 0)
+			close(s->ctl_fd);
+		for (unsigned int i = 0; i < CTL_MAX_CLIENTS; i++)
+			if (ctl_clients[i].fd >= 0)
+				close(ctl_clients[i].fd);
+		log_child(s, p[1]);
+	}
+	close(p[1]);
+	s->log_pid = pid;
+	s->log_fd = p[0];
+	fcntl(s->log_fd, F_SETFL, O_NONBLOCK);
+}
+
+/* The log child's output pipe is readable: take it; at its end, the result. */
+static void log_read(struct server *s)
+{
+	struct parser p = { .path = "the shared log (parent)" };
+	unsigned int i, added = 0;
+	char reply[64], *line, *next;
+	int st, err = 0;
+	ssize_t r;
+
+	for (;;) {
+		if (s->log_cap - s->log_len < 4096) {
+			s->log_cap = s->log_cap * 2 + 8192;
+			s->log_out = xrealloc(s->log_out, s->log_cap, 1);
+		}
+		r = read(s->log_fd, s->log_out + s->log_len, s->log_cap - s->log_len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0)
+			break;
+		s->log_len += r;
+	}
+	close(s->log_fd);
+	s->log_fd = -1;
+	s->log_out[s->log_len] = 0;
+	if (waitpid(s->log_pid, &st, 0) != s->log_pid)
+		st = EXIT_RUNTIME << 8;
+	s->log_pid = 0;
+	if (!WIFEXITED(st))
+		err = -EIO;
+	else if (WEXITSTATUS(st) == LOG_BAD_LINE)
+		err = -EINVAL;
+	else if (WEXITSTATUS(st) == LOG_CORRUPT)
+		err = -EUCLEAN;
+	else if (WEXITSTATUS(st) == LOG_FULL)
+		err = -ENOSPC;
+	else if (WEXITSTATUS(st) == LOG_NONE)
+		err = -ENODATA;
+	else if (WEXITSTATUS(st))
+		err = -EIO;
+	if (!err) {
+		/* the child checked every line against this same state */
+		for (line = s->log_out; *line; line = next) {
+			struct famfs_file *f;
+			char *name, copy[FAMFS_LOG_TEXT_MAX];
+
+			next = strchr(line, '\n');
+			*next++ = 0;
+			if (line[0] == '#')
+				continue;
+			snprintf(copy, sizeof(copy), "%s", line);
+			name = copy + strcspn(copy, BLANKS);
+			name += strspn(name, BLANKS);
+			name[strcspn(name, BLANKS)] = 0;
+			f = find_file(s, name);
+			if (f) {
+				f->logged = true;
+				continue;
+			}
+			p.line++;
+			shared_file(&p, s, line);
+			added++;
+		}
+		s->log_syncs++;
+	}
+	/* the creates the child had are done (in the log) or refused */
+	for (i = 0; i < s->log_creates; i++)
+		free(s->creates[i]);
+	memmove(s->creates, s->creates + s->log_creates,
+		(s->ncreates - s->log_creates) * sizeof(*s->creates));
+	s->ncreates -= s->log_creates;
+	s->log_creates = 0;
+	if (err)
+		snprintf(reply, sizeof(reply), "err %d\n", err);
+	else
+		snprintf(reply, sizeof(reply), "ok %u %u\n", added, s->nfiles);
+	/* no log yet is what a client sees before the master wrote one */
+	if (s->verbose || (err && err != -ENODATA))
+		warn_msg("log sync: %s", reply);
+	for (i = 0; i < s->nlog_waiters; i++)
+		for (unsigned int c = 0; c < CTL_MAX_CLIENTS; c++)
+			if (ctl_clients[c].fd == s->log_waiters[i])
+				ctl_write(ctl_clients[c].fd, reply);
+	s->nlog_waiters = 0;
+	if (s->log_again || s->nlog_wait_next || s->ncreates)
+		log_start(s);
+}
+
+/*
+ * "rescan" and "create FILE-LINE" (the master only): answered when a log
+ * child that started after the command has ended. False: not one of them.
+ */
+static bool log_command(struct server *s, struct ctl_client *c, char *line)
+{
+	char *word = line + strspn(line, BLANKS);
+	size_t n = strcspn(word, BLANKS);
+
+	if (!(n == 6 && !strncmp(word, "rescan", 6)) && !(n == 6 && !strncmp(word, "create", 6)))
+		return false;
+	count(&s->st->ctl_commands);
+	if (!s->shared) {
+		ctl_write(c->fd, "bad not a --shared server\n");
+		return true;
+	}
+	if (word[0] == 'c') {
+		if (s->shared != SHARED_MASTER) {
+			ctl_write(c->fd, "bad create: only the master writes the log\n");
+			return true;
+		}
+		s->creates = grow(s->creates, s->ncreates, &s->creates_cap, sizeof(*s->creates));
+		s->creates[s->ncreates++] = xstrdup(word + n + strspn(word + n, BLANKS));
+	} else if (word[n + strspn(word + n, BLANKS)]) {
+		ctl_write(c->fd, "bad want: rescan\n");
+		return true;
+	}
+	if (s->nlog_wait_next == CTL_MAX_CLIENTS) {
+		ctl_write(c->fd, "err -16\n");
+		return true;
+	}
+	s->log_wait_next[s->nlog_wait_next++] = c->fd;
+	if (s->log_pid)
+		s->log_again = true;
+	else
+		log_start(s);
+	return true;
+}
+
 /* Client @c is readable: run every complete line, one reply line each. */
 static void ctl_read(struct server *s, struct ctl_client *c)
 {
@@ -2601,9 +3069,11 @@ static void ctl_read(struct server *s, struct ctl_client *c)
 	while ((nl = strchr(c->buf, '\n'))) {
 		*nl = 0;
 		reply[0] = 0;
-		ctl_command(s, c->buf, reply, sizeof(reply) - 1);
-		strcat(reply, "\n");
-		ctl_write(c->fd, reply);
+		if (!log_command(s, c, c->buf)) {
+			ctl_command(s, c->buf, reply, sizeof(reply) - 1);
+			strcat(reply, "\n");
+			ctl_write(c->fd, reply);
+		}
 		used = nl + 1 - c->buf;
 		memmove(c->buf, nl + 1, c->len - used + 1);
 		c->len -= used;
@@ -2643,7 +3113,7 @@ static void reap_mounter(struct server *s)
 
 static int serve(struct server *s)
 {
-	struct pollfd pfd[2 + CTL_MAX_CLIENTS];
+	struct pollfd pfd[3 + CTL_MAX_CLIENTS];
 	unsigned int i, npfd;
 	ssize_t n;
 	int signo;
@@ -2672,13 +3142,20 @@ static int serve(struct server *s)
 			}
 			npfd = 2 + CTL_MAX_CLIENTS;
 		}
+		/* the log child's output, last (fd -1 when none runs) */
+		pfd[npfd].fd = s->log_fd;
+		pfd[npfd].events = POLLIN;
+		pfd[npfd].revents = 0;
+		npfd++;
 		if (ppoll(pfd, npfd, NULL, &s->waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			warn_msg("poll /dev/fuse: %s", strerror(errno));
 			return -1;
 		}
-		if (npfd > 1) {
+		if (s->log_fd >= 0 && pfd[npfd - 1].revents)
+			log_read(s);
+		if (npfd > 2) {
 			for (i = 0; i < CTL_MAX_CLIENTS; i++)
 				if (ctl_clients[i].fd >= 0 && pfd[2 + i].revents)
 					ctl_read(s, &ctl_clients[i]);
@@ -2706,6 +3183,12 @@ static int serve(struct server *s)
 			reap_mounter(s);
 		if (s->initialized && !s->foreground && !s->daemonized)
 			daemonize(s);
+		/* a shared namespace: read (the master: write) the log */
+		if (s->initialized && s->shared && !s->log_started) {
+			s->log_started = true;
+			if (!s->log_pid)
+				log_start(s);
+		}
 	}
 	return s->initialized ? 0 : -1;
 }
@@ -2863,6 +3346,9 @@ static void help(FILE *out, int status)
 	      "  --keep-rawio       with --drop-uid: keep CAP_SYS_RAWIO (only)\n"
 	      "  --sync-init        a synchronous FUSE_INIT: a root child mounts and\n"
 	      "                     waits in mount(2) while this process answers INIT\n"
+	      "  --shared master|client  the namespace lives in a log on daxdev 0\n"
+	      "                     (famfs_log.h): the master writes the manifest's\n"
+	      "                     files there, a client serves what it reads there\n"
 	      "  -o OPTS            more mount options, appended\n"
 	      "  -v, --verbose      log every request on stderr\n"
 	      "  --dump-fmap NAME   print the first GET_FMAP reply for NAME, raw\n"
@@ -2884,6 +3370,7 @@ int main(int argc, char **argv)
 		{ "drop-uid", required_argument, NULL, 'U' },
 		{ "keep-rawio", no_argument, NULL, 'K' },
 		{ "sync-init", no_argument, NULL, 'I' },
+		{ "shared", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "dump-fmap", required_argument, NULL, 'd' },
 		{ "dump-fmap-sized", required_argument, NULL, 'S' },
@@ -2898,6 +3385,7 @@ int main(int argc, char **argv)
 
 	s->fd = -1;
 	s->ctl_fd = -1;
+	s->log_fd = -1;
 	s->drop_uid = -1;
 	while ((c = getopt_long(argc, argv, "fo:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -2931,6 +3419,14 @@ int main(int argc, char **argv)
 		case 'I':
 			s->sync_init = true;
 			break;
+		case 'M':
+			if (!strcmp(optarg, "master"))
+				s->shared = SHARED_MASTER;
+			else if (!strcmp(optarg, "client"))
+				s->shared = SHARED_CLIENT;
+			else
+				help(stderr, EXIT_USAGE);
+			break;
 		case 'o':
 			s->extra_opts = optarg;
 			break;
@@ -2958,6 +3454,8 @@ int main(int argc, char **argv)
 		help(stderr, EXIT_USAGE);
 	s->manifest = argv[optind];
 	load_manifest(s);
+	if (s->shared)
+		shared_setup(s);
 	if (dump_what) {
 		rc = dump(s, dump_what, dump_arg);
 		free_manifest(s);
@@ -2979,6 +3477,11 @@ int main(int argc, char **argv)
 	drop_privileges(s);
 
 	rc = serve(s);
+	if (s->log_pid) {
+		/* no one serves its requests any more */
+		kill(s->log_pid, SIGKILL);
+		waitpid(s->log_pid, NULL, 0);
+	}
 	if (rc && !s->initialized && s->mounted) {
 		/* never became usable: do not leave a dead mount behind */
 		umount2(s->mnt, MNT_DETACH);
