@@ -26,6 +26,13 @@
 # tests that need it fail). VM_KEEP=DIR keeps the guest's device backing
 # files (nvdimm*.raw, cxl-ram0.raw, cxl-pmem0.raw, cxl-lsa0.raw) in DIR
 # after the run; the *.raw files DIR had before are removed first.
+# VM_SHARED=DIR backs the volatile CXL device and the second NVDIMM with
+# DIR/cxl-ram0.raw and DIR/nvdimm1.raw, which DIR keeps: two guests
+# given the same DIR share that memory, as hosts share CXL memory
+# (scripts/multihost.sh). VM_NAME names the guest (QEMU's -name, which
+# scripts/multihost.sh kills it by); VM_KILLED_OK=1 takes a guest killed
+# with SIGKILL (a host crash) as a guest that ended, exit status 0, if its
+# log has no splat.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -124,7 +131,14 @@ if [ "${VM_BENCH:-0}" = 1 ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	bdir=$bdir_tmp
 fi
 
-cxl_ram=(-object "memory-backend-file,id=cxl-ram0,share=on,mem-path=$bdir/cxl-ram0.raw,size=$CXL_RAM_BYTES"
+sdir=$work
+cdir=$bdir
+if [ -n "${VM_SHARED:-}" ]; then
+	mkdir -p "$VM_SHARED"
+	sdir=$(cd "$VM_SHARED" && pwd)
+	cdir=$sdir
+fi
+cxl_ram=(-object "memory-backend-file,id=cxl-ram0,share=on,mem-path=$cdir/cxl-ram0.raw,size=$CXL_RAM_BYTES"
 	-device cxl-rp,port=1,bus=cxl.1,id=root_port14,chassis=0,slot=3
 	-device cxl-type3,bus=root_port14,volatile-memdev=cxl-ram0,id=cxl-vmem0,sn=0x2)
 if [ "${qver%%.*}" -lt 8 ]; then
@@ -170,12 +184,12 @@ append="$append ${VM_APPEND:-}"
 # refuses under a hypervisor (X86_FEATURE_HYPERVISOR): ENXIO and a WARN.
 # sn= on the type-3 devices: a CXL pmem region needs a serial number.
 qemu=("$qemu_bin" "${qemu_data[@]}" -accel tcg -cpu qemu64,hypervisor=off
-	-smp "${VM_SMP:-2}" -nographic -no-reboot -nic none
+	-smp "${VM_SMP:-2}" -nographic -no-reboot -nic none ${VM_NAME:+-name "$VM_NAME"}
 	-M q35,cxl=on,nvdimm=on -m 4G,slots=8,maxmem=24G
 	-kernel "$KERNEL" -initrd "$work/initramfs.cpio.gz" -append "$append"
 	-object "memory-backend-file,id=nvmem0,share=on,mem-path=$work/nvdimm0.raw,size=$NVDIMM_BYTES"
 	-device nvdimm,id=nvdimm0,memdev=nvmem0
-	-object "memory-backend-file,id=nvmem1,share=on,mem-path=$work/nvdimm1.raw,size=$NVDIMM2_BYTES"
+	-object "memory-backend-file,id=nvmem1,share=on,mem-path=$sdir/nvdimm1.raw,size=$NVDIMM2_BYTES"
 	-device nvdimm,id=nvdimm1,memdev=nvmem1
 	-object "memory-backend-file,id=cxl-mem0,share=on,mem-path=$work/cxl-pmem0.raw,size=$CXL_BYTES"
 	-object "memory-backend-file,id=cxl-lsa0,share=on,mem-path=$work/cxl-lsa0.raw,size=256M"
@@ -202,6 +216,10 @@ if grep -En "$splat" "$log" >"$work/splats"; then
 	echo "vm: FAIL: kernel splat in the guest log:" >&2
 	head -20 "$work/splats" >&2
 	exit 1
+fi
+if [ "$qrc" = 137 ] && [ "${VM_KILLED_OK:-0}" = 1 ]; then
+	echo "vm: the guest was killed (a host crash), as asked"
+	exit 0
 fi
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 	echo "vm: FAIL: timed out after $timeout s" >&2

@@ -73,20 +73,33 @@ devdax_fsdev() {
 	region=${region%%.*}
 	size=$(cat "$ns/size")
 	[ "$size" -gt 0 ] || return 0
-	if [ -e "$ns/driver" ]; then
-		echo "$nsname" >"$nd/drivers/nd_pmem/unbind" || return 1
-	fi
-	seed=$(cat "$nd/devices/region$region/dax_seed")
-	[ -n "$seed" ] || { say "region$region has no dax seed"; return 1; }
-	d=$nd/devices/$seed
 	mode=$(mode_of "$size")
 	align=2097152
 	[ "$mode" = devdax4k ] && align=4096
-	cat /proc/sys/kernel/random/uuid >"$d/uuid" || return 1
-	echo $align >"$d/align" || return 1
-	echo ram >"$d/mode" || return 1
-	echo "$nsname" >"$d/namespace" || return 1
-	echo "$seed" >"$nd/drivers/dax_pmem/bind" || return 1
+	# A namespace whose memory another guest already set up (a shared
+	# NVDIMM, scripts/multihost.sh) carries that guest's dax info block:
+	# the kernel found it at boot and made the nd dax device itself.
+	d=
+	for x in "$nd/devices/dax$region".*; do
+		[ "$(cat "$x/namespace" 2>/dev/null)" = "$nsname" ] && d=$x && break
+	done
+	if [ -n "$d" ]; then
+		[ "$(cat "$d/align")" = $align ] ||
+			{ say "$nsname: found ${d##*/} with align $(cat "$d/align"), not $align"; return 1; }
+		say "$nsname: its dax info block is there already (${d##*/})"
+	else
+		if [ -e "$ns/driver" ]; then
+			echo "$nsname" >"$nd/drivers/nd_pmem/unbind" || return 1
+		fi
+		seed=$(cat "$nd/devices/region$region/dax_seed")
+		[ -n "$seed" ] || { say "region$region has no dax seed"; return 1; }
+		d=$nd/devices/$seed
+		cat /proc/sys/kernel/random/uuid >"$d/uuid" || return 1
+		echo $align >"$d/align" || return 1
+		echo ram >"$d/mode" || return 1
+		echo "$nsname" >"$d/namespace" || return 1
+		echo "$seed" >"$nd/drivers/dax_pmem/bind" || return 1
+	fi
 	# The new dev_dax is a child of the nd dax device.
 	dax=
 	for x in "$d"/dax*.*; do
