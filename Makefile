@@ -47,7 +47,7 @@ TEST_SRCS := $(wildcard tests/*.c)
 TEST_BINS := $(patsubst tests/%.c,tests/out/%,$(TEST_SRCS))
 
 .PHONY: all toolchain kernel module clippy tests host-check vm-check check bench \
-	profile profile-run anchor check-debug run clean
+	profile profile-run anchor check-debug run multihost clean
 
 all: module
 
@@ -70,8 +70,17 @@ SERVER_BIN := tests/out/server/famfs_server
 BENCH_BIN := tests/out/bench/famfs_bench
 PIN_BIN := tests/out/bench/famfs_pin_unbind
 PEEK_BIN := tests/out/server/famfs_peek
+XHOST_BIN := tests/out/multihost/famfs_xhost
 
-tests: $(TEST_BINS) $(SERVER_BIN) $(PEEK_BIN)
+tests: $(TEST_BINS) $(SERVER_BIN) $(PEEK_BIN) $(XHOST_BIN)
+
+# The cross-host test's program (scripts/multihost.sh; not a kselftest:
+# it runs in two guests at once, /famfs/bin in each).
+$(XHOST_BIN): tests/multihost/famfs_xhost.c tests/famfs_test.h tests/server/famfs_server.h \
+		tests/server/famfs_log.h
+	@mkdir -p tests/out/multihost
+	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Itests -Iinclude/uapi \
+		-o $@ $<
 
 $(PEEK_BIN): tests/server/famfs_peek.c
 	@mkdir -p tests/out/server
@@ -116,6 +125,11 @@ check-debug: toolchain
 
 run: clippy tests
 	@scripts/demo.sh
+
+# The cross-host test alone (make check runs it too): two guests sharing
+# CXL memory (Documentation/multihost.rst).
+multihost: clippy tests
+	@scripts/multihost.sh
 
 # The fault-path benchmark in the VM (FAMFS_BENCH_REPS, default 11).
 bench: clippy tests $(BENCH_BIN)

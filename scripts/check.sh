@@ -149,6 +149,26 @@ vm_checks() {
 	else
 		echo "check: ok   VM tests: $p passed"
 	fi
+
+	step "VM: two hosts sharing CXL memory (scripts/multihost.sh)"
+	log=$(mktemp)
+	"$here/multihost.sh" | tee "$log"
+	rc=${PIPESTATUS[0]}
+	out=$(sed -n 's/^famfs-multihost: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$log" | tail -n 1)
+	rm -f "$log"
+	if [ -z "$out" ]; then
+		bad "cross-host test (no result line, rc $rc)"
+		return
+	fi
+	read -r p f <<<"$out"
+	pass=$((pass + p))
+	if [ "$f" != 0 ] || [ "$rc" != 0 ]; then
+		fail=$((fail + (f > 0 ? f : 1)))
+		failed+=("cross-host: $f failed, rc $rc")
+		echo "check: FAIL cross-host test: $p passed, $f failed, rc $rc"
+	else
+		echo "check: ok   cross-host test: $p passed"
+	fi
 }
 
 "$here/setup-toolchain.sh" --check >/dev/null || "$here/setup-toolchain.sh" || exit 1

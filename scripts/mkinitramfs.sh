@@ -6,7 +6,8 @@
 # Build the guest initramfs: static busybox, tests/guest/init as /init,
 # the module, the static kselftest binaries (tests/out/*, each run by
 # run-tests.sh), the test fuse server and other helpers
-# (tests/out/server/* -> /famfs/bin, on PATH, not run as tests), the test
+# (tests/out/server/* and the cross-host test tests/out/multihost/* ->
+# /famfs/bin, on PATH, not run as tests), the test
 # manifests (tests/manifests/ -> /famfs/manifests), the guest scripts
 # (tests/guest/), and CMDFILE as /famfs/cmd (the command /init runs).
 set -euo pipefail
@@ -35,10 +36,11 @@ if [ -d "$top/tests/fuzz/parse_resolve" ]; then
 	mkdir -p "$root/famfs/fuzz"
 	cp "$top"/tests/fuzz/parse_resolve/* "$root/famfs/fuzz/"
 fi
-if [ -d "$top/tests/out/server" ]; then
-	find "$top/tests/out/server" -maxdepth 1 -type f -perm -u+x \
+for d in server multihost; do
+	[ -d "$top/tests/out/$d" ] || continue
+	find "$top/tests/out/$d" -maxdepth 1 -type f -perm -u+x \
 		-exec cp {} "$root/famfs/bin/" \;
-fi
+done
 if [ -d "$top/tests/manifests" ]; then
 	cp -R "$top/tests/manifests/." "$root/famfs/manifests/"
 fi
