@@ -3,6 +3,7 @@
 # famfs-rs. The two commands a developer needs (see README.md):
 #
 #   make run     build kernel + module, boot the VM, show the module at work
+#                (make run-multihost: two VMs sharing CXL memory)
 #   make check   every test: host checks, module lints, KUnit, kselftests
 #
 # Other targets: toolchain, kernel, module, clippy, tests, host-check,
@@ -47,7 +48,7 @@ TEST_SRCS := $(wildcard tests/*.c)
 TEST_BINS := $(patsubst tests/%.c,tests/out/%,$(TEST_SRCS))
 
 .PHONY: all toolchain kernel module clippy tests host-check vm-check check bench \
-	profile profile-run anchor check-debug run multihost clean
+	profile profile-run anchor check-debug run run-multihost multihost clean
 
 all: module
 
@@ -125,6 +126,10 @@ check-debug: toolchain
 
 run: clippy tests
 	@scripts/demo.sh
+
+# Two guests sharing CXL memory: a line written on one, read on the other.
+run-multihost: clippy tests
+	@scripts/demo-multihost.sh
 
 # The cross-host test alone (make check runs it too): two guests sharing
 # CXL memory (Documentation/multihost.rst).
