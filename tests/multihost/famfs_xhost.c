@@ -36,6 +36,8 @@
  *     what was stored: b's pattern, the journal up to the crash.
  * 10  a2 poisons a page of simple (memory failure) and unbinds its NVDIMM
  *     daxdev: a2 gets SIGBUS there; b reads and writes both files intact.
+ * 11  a2 changes a byte of a committed log entry: a rescan fails with
+ *     EUCLEAN on both hosts, their servers answer on, the files work.
  *
  * Prints "famfs-xhost: ROLE: ok|FAIL ..." per check and last
  * "famfs-xhost: ROLE: N passed, N failed"; exit status 0 if all passed.
@@ -480,6 +482,26 @@ static void open_sync(void)
 	peer = &lines[role[0] == 'a' ? 1 : 0];
 }
 
+/*
+ * The log has an entry whose CRC does not match: a rescan fails with
+ * EUCLEAN (on the master too: it does not write over what it cannot
+ * read), the server still answers, and the files it has still work.
+ */
+static void log_corrupted(void)
+{
+	char reply[512];
+	size_t d, sb;
+	int rc;
+
+	rc = famfs_ctl_reply(&srv, reply, sizeof(reply), "rescan");
+	report(rc == EUCLEAN, "rescan of the corrupted log: %d (%s), want %d", rc, reply,
+	       EUCLEAN);
+	rc = famfs_ctl_reply(&srv, reply, sizeof(reply), "ping");
+	report(!rc, "the server still answers: %s", reply);
+	d = differ("late", PMD, SEED_LATE, &sb);
+	report(!d && !sb, "late still reads: %zu bytes differ, %zu SIGBUS", d, sb);
+}
+
 static void host_a(void)
 {
 	__u64 crc, len;
@@ -634,6 +656,10 @@ static void host_b(void)
 	report(!d && !sb, "striped rewritten on b: %zu bytes differ", d);
 	close(simple_fd);
 	post(10, 0, 0);
+
+	/* 11: a corrupt log fails the rescan, not the server or the files */
+	wait_peer(11, WAIT_S);
+	log_corrupted();
 }
 
 static void host_a2(const char *nvdimm_dax)
@@ -714,6 +740,15 @@ static void host_a2(const char *nvdimm_dax)
 	post(10, 5 * MIB + 2 * PAGE, 0);
 	wait_peer(10, WAIT_S);
 	report(true, "b finished after a2's memory failure and device removal");
+
+	/* 11: one byte of a committed log entry changes (a bad write) */
+	m = map_file(FAMFS_LOG_NAME, FAMFS_LOG_SIZE);
+	famfs_invalidate(m + FAMFS_LOG_SLOT0 + FAMFS_LOG_ENTRY_SIZE, FAMFS_LOG_ENTRY_SIZE);
+	((struct famfs_log_entry *)(m + FAMFS_LOG_SLOT0))[1].text[6] ^= 0x20;
+	famfs_flush(m + FAMFS_LOG_SLOT0 + FAMFS_LOG_ENTRY_SIZE, FAMFS_LOG_ENTRY_SIZE);
+	munmap(m, FAMFS_LOG_SIZE);
+	post(11, 0, 0);
+	log_corrupted();
 }
 
 /*
