@@ -23,16 +23,17 @@ for h in a b; do
 		>/dev/null 2>&1 &
 	eval "pid_$h=\$!"
 done
-# both guests' lines as they come
-tail -q -n +1 -F "$logs/a.log" "$logs/b.log" 2>/dev/null |
-	grep --line-buffered '^famfs-demo: \|^famfs_server: ' &
+# both guests' lines as they come (a subshell: its tail and grep are
+# its children, killed when the guests are done)
+(tail -q -n +1 -F "$logs/a.log" "$logs/b.log" 2>/dev/null |
+	grep --line-buffered '^famfs-demo: \|^famfs_server: ') 2>/dev/null &
 tailer=$!
 wait "$pid_a"
 ra=$?
 wait "$pid_b"
 rb=$?
 sleep 0.5
-kill "$tailer" 2>/dev/null
+pkill -P "$tailer" 2>/dev/null
 wait "$tailer" 2>/dev/null
 echo "--- in the host's file of that memory (daxdev 0 offset = file offset)"
 for f in note:8 reply:10; do

@@ -43,24 +43,28 @@ cleanup() {
 trap cleanup EXIT
 
 # kill_qemu NAME: SIGKILL the QEMU whose -name starts with NAME (its
-# comm is "qemu-system-x86"; timeout(1) has the same arguments: not it).
+# comm is "qemu-system-x86"; timeout(1) has the same arguments: not it);
+# fails if there was none.
 kill_qemu() {
-	local p
+	local p killed=1
 	for p in $(pgrep -f -- "-name $1"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = qemu-system-x86 ] && kill -9 "$p"
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = qemu-system-x86 ] &&
+			kill -9 "$p" && killed=0
 	done
+	return $killed
 }
 
-vm() {	# vm NAME LOG COMMAND: one guest, in the background
-	VM_SHARED=$shared VM_SMP=1 VM_NAME=$tag-$1 VM_KILLED_OK=${KILLED_OK:-0} \
-		"$here/vm.sh" -t 900 -l "$2" -- "$3" >/dev/null 2>&1 &
+vm() {	# vm NAME LOG SECONDS COMMAND: one guest, in the background
+	VM_SHARED=$shared VM_SMP=1 VM_NAME=$tag-$1 VM_KILL_MARK=$shared/killed-$1 \
+		"$here/vm.sh" -t "$3" -l "$2" -- "$4" >/dev/null 2>&1 &
 }
 
 t0=$SECONDS
 status=0
-KILLED_OK=1 vm a1 "$logs/a1.log" 'sh /famfs/multihost.sh a'
+vm a1 "$logs/a1.log" 900 'sh /famfs/multihost.sh a'
 pa=$!
-vm b "$logs/b.log" 'sh /famfs/multihost.sh b'
+# b runs on through a's crash and second boot
+vm b "$logs/b.log" 1800 'sh /famfs/multihost.sh b'
 pb=$!
 pids=("$pa" "$pb")
 echo "multihost: host a (pid $pa) and host b (pid $pb) booted, logs in $logs"
@@ -70,8 +74,8 @@ crashed=0
 for _ in $(seq 1 6000); do
 	if grep -q 'famfs-xhost: a: crash-point' "$logs/a1.log" 2>/dev/null; then
 		sleep 1
-		kill_qemu "$tag-a1"
-		crashed=1
+		: >"$shared/killed-a1"
+		kill_qemu "$tag-a1" && crashed=1
 		break
 	fi
 	kill -0 "$pa" 2>/dev/null || break
@@ -82,13 +86,15 @@ ra=$?
 if [ "$crashed" = 1 ] && [ "$ra" = 0 ]; then
 	echo "multihost: host a killed at its crash point ($((SECONDS - t0)) s); booting it again"
 else
-	echo "multihost: FAIL: host a ended before its crash point (vm.sh rc $ra)"
+	echo "multihost: FAIL: host a ended before its crash point, or was not killed there (vm.sh rc $ra)"
 	status=1
+	# b would wait for a in vain
+	kill_qemu "$tag-b"
 fi
 
 ra2=1
 if [ "$status" = 0 ]; then
-	vm a2 "$logs/a2.log" 'sh /famfs/multihost.sh a2'
+	vm a2 "$logs/a2.log" 900 'sh /famfs/multihost.sh a2'
 	pa2=$!
 	pids=("$pa2" "$pb")
 	wait "$pa2"

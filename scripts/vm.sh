@@ -30,9 +30,10 @@
 # DIR/cxl-ram0.raw and DIR/nvdimm1.raw, which DIR keeps: two guests
 # given the same DIR share that memory, as hosts share CXL memory
 # (scripts/multihost.sh). VM_NAME names the guest (QEMU's -name, which
-# scripts/multihost.sh kills it by); VM_KILLED_OK=1 takes a guest killed
-# with SIGKILL (a host crash) as a guest that ended, exit status 0, if its
-# log has no splat.
+# scripts/multihost.sh kills it by); VM_KILL_MARK=FILE takes a QEMU that
+# died of SIGKILL while FILE exists (the killer creates it first: a host
+# crash on purpose) as a guest that ended, exit status 0, if its log has
+# no splat and no failed exit status.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -217,7 +218,12 @@ if grep -En "$splat" "$log" >"$work/splats"; then
 	head -20 "$work/splats" >&2
 	exit 1
 fi
-if [ "$qrc" = 137 ] && [ "${VM_KILLED_OK:-0}" = 1 ]; then
+if [ "$qrc" = 137 ] && [ -n "${VM_KILL_MARK:-}" ] && [ -e "$VM_KILL_MARK" ]; then
+	rc=$(sed -n 's/^famfs-vm: exit \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+	if [ -n "$rc" ] && [ "$rc" != 0 ]; then
+		echo "vm: FAIL: the guest exited $rc before it was killed" >&2
+		exit 1
+	fi
 	echo "vm: the guest was killed (a host crash), as asked"
 	exit 0
 fi

@@ -132,7 +132,9 @@ static inline void famfs_flush(const void *p, size_t len)
 /*
  * Drop this host's cached copy of [p, p + len) before reading it, so the
  * loads that follow fetch what another host wrote to memory. CLFLUSH
- * invalidates as it writes back (CLWB would not).
+ * always invalidates (CLWB may keep the line). It also writes a dirty
+ * line back first: a line must have one writing host at a time, or this
+ * would store the reader's stale bytes over the writer's.
  */
 static inline void famfs_invalidate(const void *p, size_t len)
 {

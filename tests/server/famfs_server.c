@@ -93,6 +93,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -318,11 +319,14 @@ struct server {
 	unsigned int ncreates;
 	unsigned int creates_cap;
 	unsigned int log_creates;	/* of them, handed to the running child */
-	int log_waiters[CTL_MAX_CLIENTS_];	/* control fds waiting for it */
+	/* control clients waiting for it: slot << 32 | that client's generation */
+	__u64 log_waiters[CTL_MAX_CLIENTS_];
 	unsigned int nlog_waiters;
-	int log_wait_next[CTL_MAX_CLIENTS_];	/* those that came while it ran */
+	__u64 log_wait_next[CTL_MAX_CLIENTS_];	/* those that came while it ran */
 	unsigned int nlog_wait_next;
 	unsigned long long log_syncs;	/* log children that succeeded */
+	bool have_log_uuid;		/* the namespace's uuid, from the first */
+	__u8 log_uuid[16];
 
 	/* the connection */
 	int fd;
@@ -2264,6 +2268,7 @@ static void daemonize(struct server *s)
 
 struct ctl_client {
 	int fd;				/* -1: free */
+	unsigned int gen;		/* which connection of this slot */
 	size_t len;
 	char buf[CTL_LINE_MAX];
 };
@@ -2614,6 +2619,7 @@ static void ctl_accept(struct server *s)
 	for (i = 0; i < CTL_MAX_CLIENTS; i++) {
 		if (ctl_clients[i].fd < 0) {
 			ctl_clients[i].fd = fd;
+			ctl_clients[i].gen++;
 			ctl_clients[i].len = 0;
 			return;
 		}
@@ -2661,27 +2667,38 @@ static bool maps_log_area(const struct famfs_file *f)
 	return false;
 }
 
-/* A manifest line for the shared namespace: parsed, built, checked. */
+/*
+ * A manifest line for the shared namespace: parsed, built, checked. A
+ * line from the log must be printable ASCII, without "*COUNT" (a short
+ * line must not ask for millions of extents) and canonical (its words one
+ * blank apart, as the server writes them), or it is refused.
+ */
 static struct famfs_file *shared_file(const struct parser *p, struct server *s, char *line)
 {
-	char *tok[4096], *save, *t;
+	char *tok[64], *save, *t, copy[FAMFS_LOG_TEXT_MAX];
 	struct famfs_file *f;
 	int ntok = 0;
 
+	if (strlen(line) >= sizeof(copy))
+		bad_manifest(p, "line too long for the log");
+	for (t = line; *t; t++)
+		if (*t < 0x20 || *t > 0x7e || *t == '*')
+			bad_manifest(p, "byte %#x in a shared line", (unsigned char)*t);
+	snprintf(copy, sizeof(copy), "%s", line);
 	for (t = strtok_r(line, BLANKS, &save); t; t = strtok_r(NULL, BLANKS, &save)) {
 		if (ntok == (int)ARRAY_SIZE(tok))
-			bad_manifest(p, "too many words");
+			bad_manifest(p, "more than %zu words", ARRAY_SIZE(tok));
 		tok[ntok++] = t;
 	}
 	if (ntok < 3 || strcmp(tok[0], "file"))
 		bad_manifest(p, "not a file line");
 	parse_file(p, s, tok, ntok);
 	f = &s->files[s->nfiles - 1];
+	if (strcmp(f->src, copy))
+		bad_manifest(p, "not in canonical form: '%s'", copy);
 	build_fmap(f);
 	if (maps_log_area(f))
 		bad_manifest(p, "file '%s' maps the log's area of daxdev 0", f->name);
-	if (strlen(f->src) >= FAMFS_LOG_TEXT_MAX)
-		bad_manifest(p, "file '%s': line too long for the log", f->name);
 	f->logged = true;
 	return f;
 }
@@ -2702,6 +2719,8 @@ static void shared_setup(struct server *s)
 
 	if (!find_daxdev(s, 0) || !find_daxdev(s, 0)->path)
 		die("--shared: the manifest names no daxdev 0");
+	if (s->subdir)
+		die("--shared: no subdir in a shared namespace");
 	for (i = 0; i < n; i++) {
 		if (maps_log_area(&s->files[i]))
 			die("--shared: file '%s' maps the log's area of daxdev 0 (below %llu)",
@@ -2738,6 +2757,7 @@ static bool log_sb_valid(const struct famfs_log_sb *sb)
 
 /* exit statuses of the log child, and the errno a waiter gets for each */
 enum { LOG_OK = 0, LOG_BAD_LINE = EXIT_USAGE, LOG_CORRUPT = 4, LOG_FULL = 5, LOG_NONE = 6 };
+#define LOG_CHILD_TIMEOUT	60	/* seconds */
 
 static void *log_map(struct server *s, const char *name, size_t len, bool rw)
 {
@@ -2756,59 +2776,91 @@ static void *log_map(struct server *s, const char *name, size_t len, bool rw)
 	return p;
 }
 
+/* Is [p, p + n) all zero bytes? */
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n--)
+		if (*c++)
+			return false;
+	return true;
+}
+
 /*
  * The log child: reads the log through the mount (the parent serves the
  * requests that causes), writes every entry's line to @out; the master
- * first creates the log if the superblock is not valid, and appends its
- * files that the log does not have yet (the manifest's, then "create"s).
- * Exits with a LOG_* status.
+ * first creates the log if the superblock and the log head are all zero
+ * (new memory, as after mkfs), and appends its files that the log does not
+ * have yet (the manifest's, then "create"s). Every entry is copied out of
+ * the shared memory before it is checked, and only the copy is used:
+ * another host may write the memory meanwhile. The line written to @out
+ * is the server's own canonical form of what it parsed. A child that does
+ * not finish in LOG_CHILD_TIMEOUT seconds is killed (SIGALRM). Exits with
+ * a LOG_* status.
  */
 static void __noreturn log_child(struct server *s, int out)
 {
 	bool master = s->shared == SHARED_MASTER;
 	struct parser p = { .path = "the shared log" };
-	struct famfs_log_head *h;
-	struct famfs_log_sb *sb;
-	struct famfs_log_entry *e;
+	struct famfs_log_entry *slots, e;
+	struct famfs_log_head *h, head;
+	struct famfs_log_sb *sb, sbc;
 	unsigned char *log;
 	unsigned int i;
 	__u64 n;
 	FILE *o;
-	int fd;
 
+	alarm(LOG_CHILD_TIMEOUT);
 	o = fdopen(out, "w");
 	if (!o)
 		_exit(EXIT_RUNTIME);
 	sb = log_map(s, FAMFS_LOG_SB_NAME, sizeof(*sb), master);
 	log = log_map(s, FAMFS_LOG_NAME, FAMFS_LOG_SIZE, master);
 	h = (struct famfs_log_head *)log;
+	slots = (struct famfs_log_entry *)(log + FAMFS_LOG_SLOT0);
 	famfs_invalidate(sb, sizeof(*sb));
-	if (!log_sb_valid(sb)) {
+	famfs_invalidate(h, sizeof(*h));
+	memcpy(&sbc, sb, sizeof(sbc));
+	if (!log_sb_valid(&sbc)) {
+		if (!all_zero(&sbc, sizeof(sbc)) || !all_zero(h, sizeof(*h))) {
+			warn_msg("log: the superblock is not valid and not new: not touched");
+			_exit(LOG_CORRUPT);
+		}
 		if (!master)
 			_exit(LOG_NONE);
 		/* a new namespace: an empty log first, then the superblock */
-		memset(h, 0, sizeof(*h));
-		h->magic = FAMFS_LOG_HEAD_MAGIC;
-		fd = open("/proc/sys/kernel/random/uuid", O_RDONLY);
-		if (fd < 0 || read(fd, h->uuid, sizeof(h->uuid)) != sizeof(h->uuid))
-			die("log: no random uuid");
-		close(fd);
+		memset(&head, 0, sizeof(head));
+		head.magic = FAMFS_LOG_HEAD_MAGIC;
+		if (getrandom(head.uuid, sizeof(head.uuid), 0) != sizeof(head.uuid))
+			die("log: getrandom: %s", strerror(errno));
+		memcpy(h, &head, sizeof(head));
 		famfs_flush(h, sizeof(*h));
-		memset(sb, 0, sizeof(*sb));
-		sb->magic = FAMFS_LOG_SB_MAGIC;
-		sb->version = FAMFS_LOG_VERSION;
-		sb->entry_size = FAMFS_LOG_ENTRY_SIZE;
-		sb->log_offset = FAMFS_LOG_OFFSET;
-		sb->log_size = FAMFS_LOG_SIZE;
-		sb->data_start = FAMFS_LOG_DATA_START;
-		memcpy(sb->uuid, h->uuid, sizeof(sb->uuid));
-		sb->crc = famfs_crc32(0, sb, offsetof(struct famfs_log_sb, crc));
+		memset(&sbc, 0, sizeof(sbc));
+		sbc.magic = FAMFS_LOG_SB_MAGIC;
+		sbc.version = FAMFS_LOG_VERSION;
+		sbc.entry_size = FAMFS_LOG_ENTRY_SIZE;
+		sbc.log_offset = FAMFS_LOG_OFFSET;
+		sbc.log_size = FAMFS_LOG_SIZE;
+		sbc.data_start = FAMFS_LOG_DATA_START;
+		memcpy(sbc.uuid, head.uuid, sizeof(sbc.uuid));
+		sbc.crc = famfs_crc32(0, &sbc, offsetof(struct famfs_log_sb, crc));
+		memcpy(sb, &sbc, sizeof(sbc));
 		famfs_flush(sb, sizeof(*sb));
 		fprintf(o, "# created\n");
 	}
-	famfs_invalidate(h, sizeof(*h));
-	n = h->committed;
-	if (h->magic != FAMFS_LOG_HEAD_MAGIC || memcmp(h->uuid, sb->uuid, sizeof(h->uuid))) {
+	if (s->have_log_uuid && memcmp(sbc.uuid, s->log_uuid, sizeof(sbc.uuid))) {
+		warn_msg("log: the superblock is another namespace's now (new uuid)");
+		_exit(LOG_CORRUPT);
+	}
+	/* the uuid, for the parent to remember */
+	fprintf(o, "# uuid");
+	for (i = 0; i < sizeof(sbc.uuid); i++)
+		fprintf(o, " %u", sbc.uuid[i]);
+	fprintf(o, "\n");
+	memcpy(&head, h, sizeof(head));
+	n = head.committed;
+	if (head.magic != FAMFS_LOG_HEAD_MAGIC || memcmp(head.uuid, sbc.uuid, sizeof(head.uuid))) {
 		warn_msg("log: the log's head does not match the superblock");
 		_exit(LOG_CORRUPT);
 	}
@@ -2818,35 +2870,31 @@ static void __noreturn log_child(struct server *s, int out)
 		_exit(LOG_CORRUPT);
 	}
 	for (i = 0; i < n; i++) {
-		char line[FAMFS_LOG_TEXT_MAX], *name;
+		char line[FAMFS_LOG_TEXT_MAX], *name, *save;
 		struct famfs_file *f;
 
-		e = (struct famfs_log_entry *)(log + FAMFS_LOG_SLOT0) + i;
-		famfs_invalidate(e, sizeof(*e));
-		if (e->seq != i || e->len >= FAMFS_LOG_TEXT_MAX || e->text[e->len] ||
-		    e->crc != famfs_log_entry_crc(e)) {
+		famfs_invalidate(&slots[i], sizeof(slots[i]));
+		memcpy(&e, &slots[i], sizeof(e));
+		if (e.seq != i || e.len >= FAMFS_LOG_TEXT_MAX || e.text[e.len] ||
+		    strlen(e.text) != e.len || e.crc != famfs_log_entry_crc(&e)) {
 			warn_msg("log: entry %u is not valid", i);
 			_exit(LOG_CORRUPT);
 		}
-		/* name: the second word */
-		snprintf(line, sizeof(line), "%s", e->text);
-		name = line + strcspn(line, BLANKS);
-		name += strspn(name, BLANKS);
-		name[strcspn(name, BLANKS)] = 0;
-		f = find_file(s, name);
-		if (f && (f->meta || strcmp(f->src, e->text))) {
-			warn_msg("log: entry %u is not this server's file '%s': %s", i, name,
-				 e->text);
+		snprintf(line, sizeof(line), "%s", e.text);
+		name = strtok_r(line, BLANKS, &save);
+		name = name ? strtok_r(NULL, BLANKS, &save) : NULL;
+		f = name ? find_file(s, name) : NULL;
+		if (f && (f->meta || strcmp(f->src, e.text))) {
+			warn_msg("log: entry %u is not this server's file '%s'", i, name);
 			_exit(LOG_CORRUPT);
 		}
-		if (f) {
-			f->logged = true;
-		} else {
+		if (!f) {
 			p.line = i + 1;
-			snprintf(line, sizeof(line), "%s", e->text);
-			shared_file(&p, s, line);
+			snprintf(line, sizeof(line), "%s", e.text);
+			f = shared_file(&p, s, line);
 		}
-		fprintf(o, "%s\n", e->text);
+		f->logged = true;
+		fprintf(o, "%s\n", f->src);
 	}
 	if (master) {
 		/* the "create"s the parent handed over become files first */
@@ -2866,14 +2914,14 @@ static void __noreturn log_child(struct server *s, int out)
 				continue;
 			if (n == FAMFS_LOG_SLOTS)
 				_exit(LOG_FULL);
-			e = (struct famfs_log_entry *)(log + FAMFS_LOG_SLOT0) + n;
-			memset(e, 0, sizeof(*e));
-			e->seq = n;
-			e->len = strlen(f->src);
-			memcpy(e->text, f->src, e->len);
-			e->crc = famfs_log_entry_crc(e);
+			memset(&e, 0, sizeof(e));
+			e.seq = n;
+			e.len = strlen(f->src);
+			memcpy(e.text, f->src, e.len);
+			e.crc = famfs_log_entry_crc(&e);
+			memcpy(&slots[n], &e, sizeof(e));
 			/* the entry reaches memory before the count that names it */
-			famfs_flush(e, sizeof(*e));
+			famfs_flush(&slots[n], sizeof(e));
 			h->committed = ++n;
 			famfs_flush(&h->committed, sizeof(h->committed));
 			f->logged = true;
@@ -2891,7 +2939,7 @@ static void log_start(struct server *s)
 	int p[2];
 	pid_t pid;
 
-	memcpy(s->log_waiters, s->log_wait_next, s->nlog_wait_next * sizeof(int));
+	memcpy(s->log_waiters, s->log_wait_next, s->nlog_wait_next * sizeof(*s->log_waiters));
 	s->nlog_waiters = s->nlog_wait_next;
 	s->nlog_wait_next = 0;
 	s->log_again = false;
@@ -2963,13 +3011,29 @@ static void log_read(struct server *s)
 	else if (WEXITSTATUS(st))
 		err = -EIO;
 	if (!err) {
-		/* the child checked every line against this same state */
+		/*
+		 * The child parsed every line, in this order, from the state
+		 * this process still has (files change only here), and wrote
+		 * its own canonical form of each: the same parse cannot fail.
+		 */
 		for (line = s->log_out; *line; line = next) {
 			struct famfs_file *f;
 			char *name, copy[FAMFS_LOG_TEXT_MAX];
+			unsigned int u[16];
 
 			next = strchr(line, '\n');
+			if (!next)
+				break;
 			*next++ = 0;
+			if (sscanf(line, "# uuid %u %u %u %u %u %u %u %u %u %u %u %u %u %u %u %u",
+				   &u[0], &u[1], &u[2], &u[3], &u[4], &u[5], &u[6], &u[7],
+				   &u[8], &u[9], &u[10], &u[11], &u[12], &u[13], &u[14],
+				   &u[15]) == 16) {
+				for (i = 0; i < 16; i++)
+					s->log_uuid[i] = u[i];
+				s->have_log_uuid = true;
+				continue;
+			}
 			if (line[0] == '#')
 				continue;
 			snprintf(copy, sizeof(copy), "%s", line);
@@ -3001,11 +3065,26 @@ static void log_read(struct server *s)
 	/* no log yet is what a client sees before the master wrote one */
 	if (s->verbose || (err && err != -ENODATA))
 		warn_msg("log sync: %s", reply);
-	for (i = 0; i < s->nlog_waiters; i++)
-		for (unsigned int c = 0; c < CTL_MAX_CLIENTS; c++)
-			if (ctl_clients[c].fd == s->log_waiters[i])
-				ctl_write(ctl_clients[c].fd, reply);
+	for (i = 0; i < s->nlog_waiters; i++) {
+		struct ctl_client *c = &ctl_clients[s->log_waiters[i] >> 32];
+
+		/* the client that asked, not a later one in its slot */
+		if (c->fd >= 0 && c->gen == (__u32)s->log_waiters[i])
+			ctl_write(c->fd, reply);
+	}
 	s->nlog_waiters = 0;
+	/*
+	 * A master that cannot read its log at the start (a manifest file
+	 * the log has otherwise, a corrupt or foreign log) must not serve a
+	 * layout of its own: it unmounts and stops.
+	 */
+	if (err == -EUCLEAN && s->shared == SHARED_MASTER && !s->log_syncs) {
+		warn_msg("the master cannot use the log (%d): unmounting %s", err, s->mnt);
+		if (umount2(s->mnt, MNT_DETACH))
+			warn_msg("umount %s: %s", s->mnt, strerror(errno));
+		s->finished = true;
+		return;
+	}
 	if (s->log_again || s->nlog_wait_next || s->ncreates)
 		log_start(s);
 }
@@ -3026,14 +3105,11 @@ static bool log_command(struct server *s, struct ctl_client *c, char *line)
 		ctl_write(c->fd, "bad not a --shared server\n");
 		return true;
 	}
-	if (word[0] == 'c') {
-		if (s->shared != SHARED_MASTER) {
-			ctl_write(c->fd, "bad create: only the master writes the log\n");
-			return true;
-		}
-		s->creates = grow(s->creates, s->ncreates, &s->creates_cap, sizeof(*s->creates));
-		s->creates[s->ncreates++] = xstrdup(word + n + strspn(word + n, BLANKS));
-	} else if (word[n + strspn(word + n, BLANKS)]) {
+	if (word[0] == 'c' && s->shared != SHARED_MASTER) {
+		ctl_write(c->fd, "bad create: only the master writes the log\n");
+		return true;
+	}
+	if (word[0] == 'r' && word[n + strspn(word + n, BLANKS)]) {
 		ctl_write(c->fd, "bad want: rescan\n");
 		return true;
 	}
@@ -3041,7 +3117,11 @@ static bool log_command(struct server *s, struct ctl_client *c, char *line)
 		ctl_write(c->fd, "err -16\n");
 		return true;
 	}
-	s->log_wait_next[s->nlog_wait_next++] = c->fd;
+	if (word[0] == 'c') {
+		s->creates = grow(s->creates, s->ncreates, &s->creates_cap, sizeof(*s->creates));
+		s->creates[s->ncreates++] = xstrdup(word + n + strspn(word + n, BLANKS));
+	}
+	s->log_wait_next[s->nlog_wait_next++] = (__u64)(c - ctl_clients) << 32 | c->gen;
 	if (s->log_pid)
 		s->log_again = true;
 	else
