@@ -36,8 +36,10 @@
  *     what was stored: b's pattern, the journal up to the crash.
  * 10  a2 poisons a page of simple (memory failure) and unbinds its NVDIMM
  *     daxdev: a2 gets SIGBUS there; b reads and writes both files intact.
- * 11  a2 changes a byte of a committed log entry: a rescan fails with
- *     EUCLEAN on both hosts, their servers answer on, the files work.
+ * 11  a2 appends a log entry with a valid CRC whose text holds a newline:
+ *     a rescan fails with EINVAL on both hosts, their servers answer on,
+ *     the files work.
+ * 12  a2 changes a byte of a committed entry: the same with EUCLEAN.
  *
  * Prints "famfs-xhost: ROLE: ok|FAIL ..." per check and last
  * "famfs-xhost: ROLE: N passed, N failed"; exit status 0 if all passed.
@@ -65,6 +67,10 @@
 #define JOURNAL_CRASH	2000		/* records before "crash-point" */
 #define WAIT_S		300		/* for the other host, per phase */
 #define WAIT_REBOOT_S	900		/* for host a to boot again */
+
+#define HOSTILE_TEXT	"file evil 4M simple 0:200M:2M\n0:202M:2M"
+#define HOSTILE_WHAT	"an appended entry holding a newline"
+#define CORRUPT_WHAT	"an entry whose CRC does not match"
 
 /* the seeds of the patterns (famfs_pattern()) */
 enum { SEED_A = 11, SEED_B = 22, SEED_LATE = 33, SEED_B2 = 44 };
@@ -496,19 +502,19 @@ static void open_sync(void)
 }
 
 /*
- * The log has an entry whose CRC does not match: a rescan fails with
- * EUCLEAN (on the master too: it does not write over what it cannot
+ * The log has an entry the server must refuse (@what): a rescan fails
+ * with @want (on the master too: it does not write over what it cannot
  * read), the server still answers, and the files it has still work.
  */
-static void log_corrupted(void)
+static void log_corrupted(const char *what, int want)
 {
 	char reply[512];
 	size_t d, sb;
 	int rc;
 
 	rc = famfs_ctl_reply(&srv, reply, sizeof(reply), "rescan");
-	report(rc == EUCLEAN, "rescan of the corrupted log: %d (%s), want %d", rc, reply,
-	       EUCLEAN);
+	report(rc == want, "rescan of a log with %s: %d (%s), want %d", what, rc, reply,
+	       want);
 	rc = famfs_ctl_reply(&srv, reply, sizeof(reply), "ping");
 	report(!rc, "the server still answers: %s", reply);
 	d = differ("late", PMD, SEED_LATE, &sb);
@@ -670,19 +676,30 @@ static void host_b(void)
 	close(simple_fd);
 	post(10, 0, 0);
 
-	/* 11: a corrupt log fails the rescan, not the server or the files */
+	/* 11, 12: a hostile or corrupt log fails the rescan, nothing else */
 	wait_peer(11, WAIT_S);
-	log_corrupted();
+	log_corrupted(HOSTILE_WHAT, EINVAL);
+	post(11, 0, 0);
+	wait_peer(12, WAIT_S);
+	log_corrupted(CORRUPT_WHAT, EUCLEAN);
 
 	/*
 	 * The control for phase 6: with simple closed and its inode evicted,
-	 * the same kernel opens intruder (so the EBUSY was the overlap).
+	 * the same kernel opens intruder (so the EBUSY was the overlap). The
+	 * inode goes only once the server has answered the last RELEASE,
+	 * which fuse sends in the background: drop the caches until it has
+	 * (10 s at most).
 	 */
-	rc = famfs_write_str("/proc/sys/vm/drop_caches", "3");
 	path_of(path, sizeof(path), "intruder");
-	fd = open(path, O_RDWR);
-	report(!rc && fd >= 0, "intruder opens once simple is closed and evicted: %s",
-	       fd < 0 ? strerror(errno) : "ok");
+	for (rc = 0; rc < 200; rc++) {
+		famfs_write_str("/proc/sys/vm/drop_caches", "3");
+		fd = open(path, O_RDWR);
+		if (fd >= 0 || errno != EBUSY)
+			break;
+		usleep(50000);
+	}
+	report(fd >= 0, "intruder opens once simple is closed and evicted (%d tries): %s",
+	       rc + 1, fd < 0 ? strerror(errno) : "ok");
 	if (fd >= 0)
 		close(fd);
 }
@@ -766,14 +783,39 @@ static void host_a2(const char *nvdimm_dax)
 	wait_peer(10, WAIT_S);
 	info("b finished after a2's memory failure and device removal");
 
-	/* 11: one byte of a committed log entry changes (a bad write) */
+	/*
+	 * 11: a hostile host appends a well-formed entry (right number, CRC,
+	 * count) whose text holds a newline: as one line it is a valid file
+	 * with two extents, split at the newline its second part is no line.
+	 */
 	m = map_file(FAMFS_LOG_NAME, FAMFS_LOG_SIZE);
+	{
+		struct famfs_log_head *h = (struct famfs_log_head *)m;
+		struct famfs_log_entry *e;
+		__u64 n;
+
+		famfs_invalidate(h, sizeof(*h));
+		n = h->committed;
+		e = (struct famfs_log_entry *)(m + FAMFS_LOG_SLOT0) + n;
+		memset(e, 0, sizeof(*e));
+		e->seq = n;
+		e->len = snprintf(e->text, sizeof(e->text), "%s", HOSTILE_TEXT);
+		e->crc = famfs_log_entry_crc(e);
+		famfs_flush(e, sizeof(*e));
+		h->committed = n + 1;
+		famfs_flush(&h->committed, sizeof(h->committed));
+	}
+	post(11, 0, 0);
+	log_corrupted(HOSTILE_WHAT, EINVAL);
+	wait_peer(11, WAIT_S);
+
+	/* 12: one byte of a committed entry changes (a bad write) */
 	famfs_invalidate(m + FAMFS_LOG_SLOT0 + FAMFS_LOG_ENTRY_SIZE, FAMFS_LOG_ENTRY_SIZE);
 	((struct famfs_log_entry *)(m + FAMFS_LOG_SLOT0))[1].text[6] ^= 0x20;
 	famfs_flush(m + FAMFS_LOG_SLOT0 + FAMFS_LOG_ENTRY_SIZE, FAMFS_LOG_ENTRY_SIZE);
 	munmap(m, FAMFS_LOG_SIZE);
-	post(11, 0, 0);
-	log_corrupted();
+	post(12, 0, 0);
+	log_corrupted(CORRUPT_WHAT, EUCLEAN);
 }
 
 /*
