@@ -112,8 +112,29 @@ host_checks() {
 	fi
 }
 
+# tally NAME PREFIX LOG RC: the "PREFIX: N passed, N failed" line of LOG
+# into the totals (RC, the run's exit status, must be 0 too); returns 1
+# if LOG has no such line.
+tally() {
+	local name=$1 prefix=$2 log=$3 rc=$4 out p f
+	out=$(sed -n "s/^$prefix: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p" "$log" | tail -n 1)
+	if [ -z "$out" ]; then
+		bad "$name (no result line, rc $rc)"
+		return 1
+	fi
+	read -r p f <<<"$out"
+	pass=$((pass + p))
+	if [ "$f" != 0 ] || [ "$rc" != 0 ]; then
+		fail=$((fail + (f > 0 ? f : 1)))
+		failed+=("$name: $f failed, rc $rc")
+		echo "check: FAIL $name: $p passed, $f failed, rc $rc"
+	else
+		echo "check: ok   $name: $p passed"
+	fi
+}
+
 vm_checks() {
-	local log out rc p f
+	local log rc
 	step "kernel"
 	# A KDIR of the user's is used as it is; the cached tree is built.
 	if { [ -n "${KDIR:-}" ] && [ "${FAMFS_OWN_KERNEL:-}" != 1 ]; } ||
@@ -134,41 +155,16 @@ vm_checks() {
 	log=$(mktemp)
 	"$here/vm.sh" -t 1200 -l "$log" sh /famfs/run-tests.sh
 	rc=$?
-	out=$(sed -n 's/^famfs-tests: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$log" | tail -n 1)
+	tally "VM tests" famfs-tests "$log" "$rc"
+	rc=$?
 	rm -f "$log"
-	if [ -z "$out" ]; then
-		bad "VM test run (no result line, vm.sh rc $rc)"
-		return
-	fi
-	read -r p f <<<"$out"
-	pass=$((pass + p))
-	if [ "$f" != 0 ] || [ "$rc" != 0 ]; then
-		fail=$((fail + (f > 0 ? f : 1)))
-		failed+=("VM: $f failed, vm.sh rc $rc")
-		echo "check: FAIL VM tests: $p passed, $f failed, rc $rc"
-	else
-		echo "check: ok   VM tests: $p passed"
-	fi
+	[ "$rc" = 0 ] || return
 
 	step "VM: two hosts sharing CXL memory (scripts/multihost.sh)"
 	log=$(mktemp)
 	"$here/multihost.sh" | tee "$log"
-	rc=${PIPESTATUS[0]}
-	out=$(sed -n 's/^famfs-multihost: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$log" | tail -n 1)
+	tally "cross-host test" famfs-multihost "$log" "${PIPESTATUS[0]}"
 	rm -f "$log"
-	if [ -z "$out" ]; then
-		bad "cross-host test (no result line, rc $rc)"
-		return
-	fi
-	read -r p f <<<"$out"
-	pass=$((pass + p))
-	if [ "$f" != 0 ] || [ "$rc" != 0 ]; then
-		fail=$((fail + (f > 0 ? f : 1)))
-		failed+=("cross-host: $f failed, rc $rc")
-		echo "check: FAIL cross-host test: $p passed, $f failed, rc $rc"
-	else
-		echo "check: ok   cross-host test: $p passed"
-	fi
 }
 
 "$here/setup-toolchain.sh" --check >/dev/null || "$here/setup-toolchain.sh" || exit 1
