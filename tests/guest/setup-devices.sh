@@ -40,23 +40,30 @@ mode_of() {
 	echo fsdev2m
 }
 
+# claim_seed NS KIND ALIGN DRIVER: take namespace NS from nd_pmem and give
+# it to its region's KIND seed (pfn or dax) with ALIGN, the memmap in RAM,
+# bound to DRIVER (nd_pmem or dax_pmem). Sets $d to the seed's directory.
+claim_seed() {
+	if [ -e "$1/driver" ]; then
+		echo "${1##*/}" >"$nd/drivers/nd_pmem/unbind" || return 1
+	fi
+	seed=$(cat "$nd/devices/region$region/${2}_seed")
+	[ -n "$seed" ] || { say "region$region has no $2 seed"; return 1; }
+	d=$nd/devices/$seed
+	cat /proc/sys/kernel/random/uuid >"$d/uuid" || return 1
+	echo "$3" >"$d/align" || return 1
+	echo ram >"$d/mode" || return 1
+	echo "${1##*/}" >"$d/namespace" || return 1
+	echo "$seed" >"$nd/drivers/$4/bind" || return 1
+}
+
 fsdax() {
 	ns=$1
 	nsname=${ns##*/}
 	region=${nsname#namespace}
 	region=${region%%.*}
 	size=$(cat "$ns/size")
-	if [ -e "$ns/driver" ]; then
-		echo "$nsname" >"$nd/drivers/nd_pmem/unbind" || return 1
-	fi
-	seed=$(cat "$nd/devices/region$region/pfn_seed")
-	[ -n "$seed" ] || { say "region$region has no pfn seed"; return 1; }
-	d=$nd/devices/$seed
-	cat /proc/sys/kernel/random/uuid >"$d/uuid" || return 1
-	echo 2097152 >"$d/align" || return 1
-	echo ram >"$d/mode" || return 1
-	echo "$nsname" >"$d/namespace" || return 1
-	echo "$seed" >"$nd/drivers/nd_pmem/bind" || return 1
+	claim_seed "$ns" pfn 2097152 nd_pmem || return 1
 	blk=
 	for x in "$d"/block/pmem*; do
 		[ -e "$x" ] && blk=${x##*/} && break
@@ -88,24 +95,14 @@ devdax_fsdev() {
 			{ say "$nsname: found ${d##*/} with align $(cat "$d/align"), not $align"; return 1; }
 		say "$nsname: its dax info block is there already (${d##*/})"
 	else
-		if [ -e "$ns/driver" ]; then
-			echo "$nsname" >"$nd/drivers/nd_pmem/unbind" || return 1
-		fi
-		seed=$(cat "$nd/devices/region$region/dax_seed")
-		[ -n "$seed" ] || { say "region$region has no dax seed"; return 1; }
-		d=$nd/devices/$seed
-		cat /proc/sys/kernel/random/uuid >"$d/uuid" || return 1
-		echo $align >"$d/align" || return 1
-		echo ram >"$d/mode" || return 1
-		echo "$nsname" >"$d/namespace" || return 1
-		echo "$seed" >"$nd/drivers/dax_pmem/bind" || return 1
+		claim_seed "$ns" dax $align dax_pmem || return 1
 	fi
 	# The new dev_dax is a child of the nd dax device.
 	dax=
 	for x in "$d"/dax*.*; do
 		[ -e "$x/dev" ] && dax=${x##*/} && break
 	done
-	[ -n "$dax" ] || { say "no dax device under $seed"; return 1; }
+	[ -n "$dax" ] || { say "no dax device under ${d##*/}"; return 1; }
 	if [ "$mode" = devdax2m ] || [ "$mode" = devdax4k ]; then
 		drv=$(basename "$(readlink "/sys/bus/dax/devices/$dax/driver")")
 		dsize=$(cat "/sys/bus/dax/devices/$dax/size")
