@@ -56,6 +56,7 @@ kill_qemu() {
 
 vm() {	# vm NAME LOG SECONDS COMMAND: one guest, in the background
 	VM_SHARED=$shared VM_SMP=1 VM_NAME=$tag-$1 VM_KILL_MARK=$shared/killed-$1 \
+		VM_APPEND="${VM_APPEND:-} kunit.enable=0" \
 		"$here/vm.sh" -t "$3" -l "$2" -- "$4" >/dev/null 2>&1 &
 }
 
