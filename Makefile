@@ -48,7 +48,7 @@ TEST_SRCS := $(wildcard tests/*.c)
 TEST_BINS := $(patsubst tests/%.c,tests/out/%,$(TEST_SRCS))
 
 .PHONY: all toolchain kernel module clippy tests host-check vm-check check bench \
-	profile profile-run anchor check-debug run run-multihost multihost clean
+	profile profile-run anchor fuzz fuzz-run check-debug run run-multihost multihost clean
 
 all: module
 
@@ -72,8 +72,18 @@ BENCH_BIN := tests/out/bench/famfs_bench
 PIN_BIN := tests/out/bench/famfs_pin_unbind
 PEEK_BIN := tests/out/server/famfs_peek
 XHOST_BIN := tests/out/multihost/famfs_xhost
+FUZZ_BIN := tests/out/fuzz/famfs_fuzz
 
-tests: $(TEST_BINS) $(SERVER_BIN) $(PEEK_BIN) $(XHOST_BIN)
+tests: $(TEST_BINS) $(SERVER_BIN) $(PEEK_BIN) $(XHOST_BIN) $(FUZZ_BIN)
+
+# The randomized hostile server with its clients and events (make fuzz;
+# not a kselftest: a campaign, /famfs/bin in the guest). It needs the
+# kernel's own fuse.h, which the server's rule copies.
+$(FUZZ_BIN): tests/fuzz/famfs_fuzz.c tests/famfs_test.h tests/server/famfs_server.h \
+		include/uapi/linux/famfs_fmap.h $(SERVER_BIN)
+	@mkdir -p tests/out/fuzz
+	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Itests/out/server/include \
+		-Itests -Iinclude/uapi -o $@ $<
 
 # The cross-host test's program (scripts/multihost.sh; not a kselftest:
 # it runs in two guests at once, /famfs/bin in each).
@@ -135,6 +145,17 @@ run-multihost: clippy tests
 # CXL memory (Documentation/multihost.rst).
 multihost: clippy tests
 	@scripts/multihost.sh
+
+# The fuzzer (Documentation/fuzz.rst) on the debug kernel: MINUTES of
+# rounds from SEED, or round ROUND of SEED alone (a replay); a failure is
+# saved and shrunk (scripts/fuzz.sh).
+MINUTES ?= 5
+SEED ?= 1
+fuzz: toolchain
+	@env -u KDIR FAMFS_DEBUG=1 $(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: clippy tests
+	@scripts/fuzz.sh --seconds $$(($(MINUTES) * 60)) --seed $(SEED) $(if $(ROUND),--round $(ROUND))
 
 # The fault-path benchmark in the VM (FAMFS_BENCH_REPS, default 11).
 bench: clippy tests $(BENCH_BIN)

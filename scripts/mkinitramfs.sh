@@ -36,7 +36,7 @@ if [ -d "$top/tests/fuzz/parse_resolve" ]; then
 	mkdir -p "$root/famfs/fuzz"
 	cp "$top"/tests/fuzz/parse_resolve/* "$root/famfs/fuzz/"
 fi
-for d in server multihost; do
+for d in server multihost fuzz; do
 	[ -d "$top/tests/out/$d" ] || continue
 	find "$top/tests/out/$d" -maxdepth 1 -type f -perm -u+x \
 		-exec cp {} "$root/famfs/bin/" \;
