@@ -496,7 +496,7 @@ static void gen_fmap(struct rng *r, struct pnode *n, bool large)
 		}
 		__u32 ns = 1 + below(r, 3);
 		__u64 chunk = ALIGN2M * (1 + below(r, 2));
-		__u64 rows = 1 + below(r, 2);
+		__u64 rows = 1 + below(r, 3);
 		__u64 nbytes = chunk * ns * rows;
 
 		if (i == next - 1 && chance(r, 50))
@@ -532,7 +532,8 @@ static void mutate_fmap(struct rng *r, struct pnode *n)
 	for (k = 0; k < nmut; k++) {
 		__u32 len = n->fmap_len, at;
 
-		switch (below(r, 10)) {
+		/* the format-aware mutation, a third of the time */
+		switch (chance(r, 30) ? 9 : below(r, 9)) {
 		case 9:	/* an extent's or a strip's offset or length, 2 MiB off */
 			if (len >= 32 + 24) {
 				at = 32 + below(r, (len - 32) / 24) * 24 + (chance(r, 50) ? 8 : 16);
@@ -1875,6 +1876,7 @@ struct client {
 	struct rng r;
 	char good[4][PATH_MAX];	/* paths that opened */
 	unsigned int ngood;
+	bool dead;		/* the connection ended */
 	struct cfd fd[MAX_FDS];
 	struct cmap map[MAX_MAPS];
 	unsigned char *buf;
@@ -1961,6 +1963,9 @@ static int c_open(struct client *c)
 	if (f->fd < 0) {
 		add(&sh->open_failed, 1);
 		add(&sh->open_errno[errno < 140 ? errno : 0], 1);
+		/* the connection is gone (an abort, a request timeout): nothing more to do */
+		if (errno == ENOTCONN || errno == ECONNABORTED)
+			c->dead = true;
 		return -1;
 	}
 	add(&sh->open_ok, 1);
@@ -2544,7 +2549,8 @@ static __noreturn void run_client(int idx, const char *mnt)
 	setup_fault_handler();
 	for (int i = 0; i < NR_COPS; i++)
 		total += cop_weight[i];
-	for (ops = 0; ops < opt_ops && !__atomic_load_n(&sh->stop, __ATOMIC_RELAXED); ops++) {
+	for (ops = 0; ops < opt_ops && !c.dead && !__atomic_load_n(&sh->stop, __ATOMIC_RELAXED);
+	     ops++) {
 		unsigned int w = below(&c.r, total);
 		int op = 0, rc;
 
@@ -3037,7 +3043,7 @@ static bool run_round(__u64 round)
 		if (!opt_no_events && chance(&r, 35))
 			inject_event(&rs, &r);
 		/* an aborted connection serves nothing more: on to the end */
-		if (rs.aborted)
+		if (rs.aborted || !reap(rs.clients, P.nclients, 0, true, &bad))
 			break;
 		reap(rs.workers, rs.nworkers, 0, false, NULL);
 	}
