@@ -6,7 +6,8 @@
 #   host: rustfmt, the host crate's tests and clippy, checkpatch --strict
 #         on the patch series and the C sources
 #   vm:   kernel (cached), famfs_rs.ko with CLIPPY=1 W=1 and zero warnings,
-#         the static kselftests, then one VM boot running KUnit + kselftests
+#         the static kselftests, then one VM boot running KUnit + kselftests,
+#         the cross-host test (two VMs) and a short fuzz campaign (one VM)
 #
 # Every test case counts; the last line is "check: N passed, N failed".
 # FAMFS_DEBUG=1 runs the vm part on the debug kernel.
@@ -96,11 +97,13 @@ host_checks() {
 		echo "(patches/series is empty)"
 	fi
 	mapfile -t files < <(git ls-files -co --exclude-standard 'rust/*.[ch]' 'include/*.h' 'tests/*.[ch]' |
-		grep -v '^tests/server/')
-	# The test fuse server (tests/server/) must answer -ENOSYS, the fuse
-	# protocol's "not implemented": checkpatch's ENOSYS rule (the errno
-	# is for bad syscall numbers only) does not apply to it.
-	mapfile -t sfiles < <(git ls-files -co --exclude-standard 'tests/server/*.[ch]')
+		grep -v '^tests/server/\|^tests/fuzz/')
+	# The fuse servers (tests/server/, and the fuzzer's in tests/fuzz/)
+	# must answer -ENOSYS, the fuse protocol's "not implemented":
+	# checkpatch's ENOSYS rule (the errno is for bad syscall numbers
+	# only) does not apply to them.
+	mapfile -t sfiles < <(git ls-files -co --exclude-standard 'tests/server/*.[ch]' \
+		'tests/fuzz/*.[ch]')
 	if "$m/scripts/checkpatch.pl" --strict --no-tree --quiet --show-types \
 		--ignore SPDX_LICENSE_TAG,NEW_TYPEDEFS -f "${files[@]}" &&
 		{ [ ${#sfiles[@]} = 0 ] ||
@@ -164,6 +167,14 @@ vm_checks() {
 	log=$(mktemp)
 	"$here/multihost.sh" | tee "$log"
 	tally "cross-host test" famfs-multihost "$log" "${PIPESTATUS[0]}"
+	rm -f "$log"
+	# A short campaign of the fuzzer from a fixed seed, so that it cannot
+	# rot (make fuzz runs the long ones; Documentation/fuzz.rst).
+	local secs=${FAMFS_CHECK_FUZZ_SECONDS:-30}
+	step "VM: fuzz campaign (scripts/fuzz.sh, seed 1, $secs s)"
+	log=$(mktemp)
+	"$here/fuzz.sh" --no-shrink --seed 1 --seconds "$secs" | tee "$log"
+	tally "fuzz campaign" famfs-fuzz-vm "$log" "${PIPESTATUS[0]}"
 	rm -f "$log"
 }
 
