@@ -2407,7 +2407,8 @@ static int c_misc(struct client *c, int op)
 		snprintf(path, sizeof(path), "%s%s", mnt_path, chance(&c->r, 30) ? "/sub" : "");
 		d = opendir(path);
 		if (d) {
-			while (readdir(d))
+			/* a server may list a directory without end: a bound */
+			for (int k = 0; k < 1000 && readdir(d); k++)
 				;
 			closedir(d);
 			rc = 0;
@@ -2457,7 +2458,7 @@ static int c_misc(struct client *c, int op)
 			      O_RDONLY);
 
 		if (fd >= 0) {
-			while (read(fd, c->buf, 65536) > 0)
+			for (int k = 0; k < 1000 && read(fd, c->buf, 65536) > 0; k++)
 				;
 			close(fd);
 			rc = 0;
@@ -2559,6 +2560,7 @@ static __noreturn void run_client(int idx, const char *mnt)
 		/* memory failure is rare: it leaves the page poisoned for good */
 		if (op == C_HWPOISON && !chance(&c.r, 10))
 			op = C_MREAD;
+		flog("> %s", cop_name[op]);
 		switch (op) {
 		case C_OPEN:
 			rc = c_open(&c);
@@ -2973,6 +2975,24 @@ static void dump_stuck(pid_t *pids, int n)
 			snprintf(buf, sizeof(buf), "(no stack: CONFIG_STACKTRACE is off)\n");
 		fprintf(stderr, "famfs-fuzz: stuck pid %d (%s, wchan %s):\n%s", pids[i],
 			st ? st : "?", wchan, buf);
+		/* a running one: in which system call, and user or system time */
+		for (int k = 0; k < 2; k++) {
+			char sc[256] = "?", stat[1024] = "";
+			unsigned long ut = 0, stime = 0;
+			char *p;
+
+			snprintf(path, sizeof(path), "/proc/%d/syscall", pids[i]);
+			read_file(path, sc, sizeof(sc));
+			snprintf(path, sizeof(path), "/proc/%d/stat", pids[i]);
+			read_file(path, stat, sizeof(stat));
+			p = strrchr(stat, ')');
+			if (p)
+				sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+				       &ut, &stime);
+			fprintf(stderr, "famfs-fuzz: pid %d syscall %.*s utime %lu stime %lu\n",
+				pids[i], (int)strcspn(sc, "\n"), sc, ut, stime);
+			sleep_ms(1000);
+		}
 	}
 	famfs_write_str("/proc/sysrq-trigger", "w");
 }
