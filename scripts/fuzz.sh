@@ -101,8 +101,9 @@ for step in --no-events --no-notify "--clients 1"; do
 	cand=("${best[@]}" $step)
 	try "${cand[@]}" && best=("${cand[@]}")
 done
+base=("${best[@]}")
 for ops in 400 100 25; do
-	cand=("${best[@]}" --ops "$ops")
+	cand=("${base[@]}" --ops "$ops")
 	try "${cand[@]}" && best=("${cand[@]}") || break
 done
 echo "fuzz: shrunk replay: famfs_fuzz ${best[*]} (log: $out/seed-$seed-round-$failed_round-shrunk.log)"
