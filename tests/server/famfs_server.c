@@ -34,7 +34,8 @@
  *   read-only; EROFS rather than "not implemented", because the kernel
  *   would fall back from some of those, e.g. CREATE to MKNOD + OPEN);
  *   READ, WRITE: -EIO (file data lives on the DAX devices, never in the
- *   server: a READ means the kernel is not mapping the file through DAX);
+ *   server: a READ means the kernel is not mapping the file through DAX),
+ *   except READ with "read-data";
  *   everything else, READDIRPLUS included (never advertised, so the
  *   kernel does not send it): "not implemented" (see FUSE_NOT_IMPLEMENTED).
  *
@@ -301,6 +302,7 @@ struct server {
 	unsigned int stalled_cap;
 	bool stalls_released;		/* release-stall: stall nothing more */
 	bool read_stall;		/* read-stall: never answer READ */
+	bool read_data;			/* read-data: answer READ with bytes */
 
 	/* the control channel (--control PATH) */
 	const char *control_path;
@@ -1046,6 +1048,10 @@ static bool parse_behaviour(const struct parser *p, struct server *s, char **tok
 		for (i = 2; i < ntok; i++)
 			if (apply_attr(f, tok[i], &why))
 				bad_manifest(p, "attr: %s", why);
+	} else if (!strcmp(d, "read-data")) {
+		if (ntok != 1)
+			bad_manifest(p, "want: read-data");
+		s->read_data = true;
 	} else if (!strcmp(d, "read-stall")) {
 		if (ntok != 1)
 			bad_manifest(p, "want: read-stall");
@@ -1893,6 +1899,36 @@ static void do_notify_reply(struct server *s, const void *arg, size_t len)
 	__atomic_fetch_add(&s->st->notify_reply_bytes, ri.size, __ATOMIC_RELAXED);
 }
 
+/*
+ * read-data: a file's byte at offset OFF is FAMFS_STORE_BYTE(OFF), up to
+ * its size (a plain fuse mount whose reads work).
+ */
+static void do_read(struct server *s, const struct fuse_in_header *in, const void *arg,
+		    size_t len)
+{
+	const struct fuse_read_in *ri = arg;
+	struct famfs_file *f = node_file(s, in->nodeid);
+	unsigned char *buf;
+	__u64 n, i;
+
+	if (len < sizeof(*ri) || !f) {
+		reply_err(s, in, -EIO);
+		return;
+	}
+	n = ri->offset < f->size ? f->size - ri->offset : 0;
+	if (n > ri->size)
+		n = ri->size;
+	buf = malloc(n ? n : 1);
+	if (!buf) {
+		reply_err(s, in, -ENOMEM);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		buf[i] = FAMFS_STORE_BYTE(ri->offset + i);
+	send_reply(s, in->unique, 0, buf, n);
+	free(buf);
+}
+
 static void do_open(struct server *s, const struct fuse_in_header *in, bool dir)
 {
 	struct fuse_open_out out = { 0 };
@@ -2172,6 +2208,10 @@ static void handle(struct server *s, size_t n)
 		/* read-stall: a plain fuse file whose page faults never end */
 		if (s->read_stall && stall(s, &in))
 			break;
+		if (s->read_data) {
+			do_read(s, &in, arg, len);
+			break;
+		}
 		reply_err(s, &in, -EIO);
 		break;
 	case FUSE_WRITE:
