@@ -15,7 +15,8 @@
 //! (`fs_dax_get`, which requires the device to be bound to `fsdev_dax` and
 //! free). Every device taken is either published in its slot or released
 //! before the fill returns; published devices are released when the
-//! connection goes away.
+//! connection goes away, with every take of them (a removal and a rebind
+//! between two racing fills let both take the same device).
 //!
 //! The connection also keeps, per device, a range map ([`DevMap`]): which
 //! inode maps which device bytes, at which file offsets, one node per run
@@ -67,13 +68,19 @@ const NAME_OFFSET: usize = 24;
 /// # Invariants
 ///
 /// `dax` is null or a device taken by `famfs_rs_daxdev_open` with this
-/// slot's address as holder, with the two references that
-/// `famfs_rs_daxdev_close` drops in the owning [`Conn`]'s drop. It goes
-/// from null to non-null once and never back while the connection lives.
-/// `conn` is null or the [`Conn`] that contains this slot, and is set
-/// before the slot can become the device's holder.
+/// slot's address as holder. It goes from null to non-null once and never
+/// back while the connection lives. `takes` counts the calls that took
+/// that device (at least one once `dax` is set and its fills returned):
+/// each took the holding and two references, and the owning [`Conn`]'s
+/// drop releases the holding (if still the slot's) and every reference.
+/// More than one take happens only across a removal: the removal released
+/// the holding the slot published, the device came back under the same
+/// `dax_device`, and a fill that had asked before the removal took it
+/// again. `conn` is null or the [`Conn`] that contains this slot, and is
+/// set before the slot can become the device's holder.
 pub(crate) struct DevSlot {
     dax: AtomicPtr<ffi::dax_device>,
+    takes: AtomicUsize,
     conn: AtomicPtr<Conn>,
     bad: BadRanges,
     removed: AtomicBool,
@@ -83,6 +90,7 @@ impl DevSlot {
     const fn new() -> Self {
         DevSlot {
             dax: AtomicPtr::new(ptr::null_mut()),
+            takes: AtomicUsize::new(0),
             conn: AtomicPtr::new(ptr::null_mut()),
             bad: BadRanges::new(),
             removed: AtomicBool::new(false),
@@ -627,7 +635,18 @@ impl Conn {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             );
-            if let Err(won) = published {
+            let won = match published {
+                Ok(_) => dax,
+                Err(won) => won,
+            };
+            if took && won == dax {
+                // INVARIANT: a take of the published device, whether this
+                // fill published it or lost to a fill that found it held
+                // by the slot, or to one whose holding a removal released
+                // before this fill took the device again.
+                slot.takes.fetch_add(1, Ordering::Relaxed);
+            }
+            if published.is_err() {
                 if took && won != dax {
                     // A racing fill published another device (the server
                     // named two for one index): this one is not published,
@@ -1109,14 +1128,27 @@ impl PinnedDrop for Conn {
         for slot in &self.slots {
             let dax = slot.dax();
             if !dax.is_null() {
-                // SAFETY: a filled slot holds the device with its own address
-                // as holder and two references (type invariant); no fmap of
-                // the connection is left, so nothing maps it any more. After a
-                // removal the holding is already gone and fs_put_dax() leaves
-                // the device alone (patches/0004); it also waits for a
-                // notify_failure() still running with this slot.
+                // No fill is running: the connection goes once no inode is
+                // left, and every fill runs in an open of one.
+                let takes = slot.takes.load(Ordering::Relaxed);
+                // SAFETY: a filled slot took the device at least once, with
+                // its own address as holder and two references (type
+                // invariant); no fmap of the connection is left, so nothing
+                // maps it any more. After a removal the holding is already
+                // gone and fs_put_dax() leaves the device alone
+                // (patches/0004); it also waits for a notify_failure() still
+                // running with this slot.
                 unsafe { ffi::famfs_rs_daxdev_close(dax, slot.holder()) };
-                HELD_DAXDEVS.fetch_sub(1, Ordering::Relaxed);
+                for _ in 1..takes {
+                    // SAFETY: each further take holds two references (type
+                    // invariant), put here once; its holding was the one
+                    // released above, if the device still had it.
+                    unsafe {
+                        ffi::put_dax(dax);
+                        ffi::put_dax(dax);
+                    }
+                }
+                HELD_DAXDEVS.fetch_sub(takes, Ordering::Relaxed);
             }
         }
         // SAFETY: `server` holds a reference on each (`Server` invariant),

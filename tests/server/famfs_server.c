@@ -57,7 +57,7 @@
  * fmap-stall, ...), and with --control PATH a unix socket polled together
  * with /dev/fuse that takes one command per line (notify-store,
  * notify-retrieve, notify-inval-inode, notify-inval-entry, notify-delete,
- * notify-prune, set-attr, regen, release-stall, lock-conflict, setattr,
+ * notify-prune, set-attr, regen, release-stall, release-race, lock-conflict, setattr,
  * fmap-crc, ping; rescan and create with --shared) and answers one line:
  * "ok [N]", "err -ERRNO" (the errno of the notification's write() to
  * /dev/fuse) or "bad MESSAGE". Requests left unanswered (stalls) do not
@@ -245,6 +245,9 @@ struct daxdev {
 	__u64 race_unique;		/* the first request, held */
 	bool race_held;
 	bool race_done;
+	bool race_hold;			/* "hold": keep the second until release-race */
+	bool race_second_held;
+	__u64 race_second;		/* the second request, held */
 };
 
 /* A reply as the fmap and daxdev logic computes it. */
@@ -1174,7 +1177,8 @@ static void parse_line(const struct parser *p, struct server *s, char **tok, int
 		}
 		return;
 	}
-	if (ntok < 3 || (ntok > 3 && strcmp(d, "fmap-announce")) || ntok > 4)
+	if (ntok < 3 || (ntok > 3 && strcmp(d, "fmap-announce") && strcmp(d, "daxdev-race")) ||
+	    ntok > 4)
 		bad_manifest(p, "wrong number of arguments to '%s'", d);
 
 	if (!strcmp(d, "daxdev")) {
@@ -1189,13 +1193,17 @@ static void parse_line(const struct parser *p, struct server *s, char **tok, int
 	} else if (!strcmp(d, "daxdev-race")) {
 		/*
 		 * The first GET_DAXDEV for the index waits for a second one;
-		 * then the first gets the daxdev line's path, the second this.
+		 * then the first gets the daxdev line's path, the second this
+		 * (with "hold", once the control's release-race comes).
 		 */
 		dev = get_daxdev(s, need_u64(p, tok[1], "daxdev index", UINT32_MAX));
 		if (strlen(tok[2]) >= FAMFS_DAXDEV_NAME_MAX)
 			bad_manifest(p, "daxdev path longer than %d bytes",
 				     FAMFS_DAXDEV_NAME_MAX - 1);
+		if (ntok == 4 && strcmp(tok[3], "hold"))
+			bad_manifest(p, "want: daxdev-race INDEX PATH [hold]");
 		dev->race_path = xstrdup(tok[2]);
+		dev->race_hold = ntok == 4;
 	} else if (!strcmp(d, "daxdev-reply")) {
 		dev = get_daxdev(s, need_u64(p, tok[1], "daxdev index", UINT32_MAX));
 		set_reply(p, s, &dev->ovr, tok[2]);
@@ -2081,6 +2089,15 @@ static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
 	send_reply(s, in->unique, r.err, r.data, r.len);
 }
 
+/* The daxdev-race path in @r, a reply for @d's index. */
+static void race_reply(const struct daxdev *d, struct reply *r)
+{
+	memset(r->buf + offsetof(struct famfs_daxdev_out, name), 0,
+	       DAXDEV_OUT_SIZE - offsetof(struct famfs_daxdev_out, name));
+	memcpy(r->buf + offsetof(struct famfs_daxdev_out, name), d->race_path,
+	       strlen(d->race_path) + 1);
+}
+
 static void do_get_daxdev(struct server *s, const struct fuse_in_header *in)
 {
 	struct daxdev *d;
@@ -2102,13 +2119,37 @@ static void do_get_daxdev(struct server *s, const struct fuse_in_header *in)
 		}
 		/* both in flight: the first gets the path, this one the other */
 		send_reply(s, d->race_unique, r.err, r.data, r.len);
-		memset(r.buf + offsetof(struct famfs_daxdev_out, name), 0,
-		       DAXDEV_OUT_SIZE - offsetof(struct famfs_daxdev_out, name));
-		memcpy(r.buf + offsetof(struct famfs_daxdev_out, name), d->race_path,
-		       strlen(d->race_path) + 1);
 		d->race_done = true;
+		if (d->race_hold) {
+			d->race_second = in->unique;
+			d->race_second_held = true;
+			count(&s->st->stalled);
+			return;
+		}
+		race_reply(d, &r);
 	}
 	send_reply(s, in->unique, r.err, r.data, r.len);
+}
+
+/* release-race: answer the second requests that daxdev-race ... hold keeps */
+static unsigned int release_races(struct server *s)
+{
+	unsigned int i, n = 0;
+	struct reply r;
+
+	for (i = 0; i < s->ndevs; i++) {
+		struct daxdev *d = &s->devs[i];
+
+		if (!d->race_second_held)
+			continue;
+		daxdev_reply(d, d->index, &r);
+		race_reply(d, &r);
+		send_reply(s, d->race_second, r.err, r.data, r.len);
+		d->race_second_held = false;
+		count(&s->st->stall_released);
+		n++;
+	}
+	return n;
 }
 
 static void handle(struct server *s, size_t n)
@@ -2596,6 +2637,12 @@ static void ctl_command(struct server *s, char *line, char *reply, size_t size)
 			}
 		}
 		snprintf(reply, size, "ok %u", release_stalls(s, err));
+	} else if (!strcmp(tok[0], "release-race")) {
+		if (ntok != 1) {
+			CTL_BAD("want: release-race");
+			return;
+		}
+		snprintf(reply, size, "ok %u", release_races(s));
 	} else if (!strcmp(tok[0], "lock-conflict")) {
 		if (ntok != 2 || (strcmp(tok[1], "on") && strcmp(tok[1], "off"))) {
 			CTL_BAD("want: lock-conflict on|off");
