@@ -2063,15 +2063,11 @@ static int c_mmap(struct client *c)
 	p = (void *)(((unsigned long)hint + ALIGN2M - 1) & ~(ALIGN2M - 1));
 	munmap(hint, len + ALIGN2M);
 	/*
-	 * MAP_POPULATE on an fmap connection only. On a plain fuse one it
-	 * finds a generic mm livelock (Documentation/fuzz.rst, "Found with
-	 * it"): once the connection is aborted, filemap_fault() drops
-	 * mmap_lock to read the page, the read fails, it returns
-	 * VM_FAULT_RETRY anyway, and __mm_populate() starts the same page
-	 * again, for ever (until SIGKILL). Not famfs's path; excluded until
-	 * mm is fixed, so that the campaign keeps looking for other bugs.
+	 * MAP_POPULATE on a plain fuse connection whose READs fail found a
+	 * livelock in __mm_populate(), fixed by patch 0009
+	 * (Documentation/fuzz.rst, "Found with it").
 	 */
-	pop = chance(&c->r, 10) && __atomic_load_n(&sh->fmap_conn, __ATOMIC_RELAXED);
+	pop = chance(&c->r, 10);
 	p = mmap(p, len, PROT_READ | (wr ? PROT_WRITE : 0), (priv ? MAP_PRIVATE : MAP_SHARED) |
 		 (pop ? MAP_POPULATE : 0), f->fd, off);
 	flog("mmap %s %#llx+%zu %s%s: %p", f->name, (unsigned long long)off, len,
