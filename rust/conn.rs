@@ -54,9 +54,10 @@ use kernel::{
     types::Opaque,
 };
 
-/// Devices this module holds as fs-dax holder, over all connections: 0
-/// once every connection is gone (checked at module unload, shown in
-/// debugfs as `held_daxdevs`).
+/// Takes of devices as fs-dax holder not yet put, over all connections
+/// (one per device, but for a device a slot took again across a removal;
+/// see [`DevSlot`]): 0 once every connection is gone (checked at module
+/// unload, shown in debugfs as `held_daxdevs`).
 pub(crate) static HELD_DAXDEVS: AtomicUsize = AtomicUsize::new(0);
 
 /// Size of a FUSE_GET_DAXDEV reply (`struct famfs_daxdev_out`).
@@ -74,9 +75,9 @@ const NAME_OFFSET: usize = 24;
 /// each took the holding and two references, and the owning [`Conn`]'s
 /// drop releases the holding (if still the slot's) and every reference.
 /// More than one take happens only across a removal: the removal released
-/// the holding the slot published, the device came back under the same
-/// `dax_device`, and a fill that had asked before the removal took it
-/// again. `conn` is null or the [`Conn`] that contains this slot, and is
+/// the slot's first holding (published, or about to be), the device came
+/// back under the same `dax_device`, and a fill that had found the slot
+/// empty and not removed before that took it again. `conn` is null or the [`Conn`] that contains this slot, and is
 /// set before the slot can become the device's holder.
 pub(crate) struct DevSlot {
     dax: AtomicPtr<ffi::dax_device>,
@@ -627,8 +628,9 @@ impl Conn {
                 .store(ptr::from_ref(self).cast_mut(), Ordering::Release);
             let (dax, took) = self.take(inode, index, name, slot)?;
             // INVARIANT: the first fill stores the device it took; a racing
-            // fill of the same slot found it held by the slot and stores the
-            // same pointer, or loses the exchange to it.
+            // fill of the same slot found it held by the slot, or took it
+            // again across a removal, and stores the same pointer, or loses
+            // the exchange to it.
             let published = slot.dax.compare_exchange(
                 ptr::null_mut(),
                 dax,
@@ -1134,10 +1136,11 @@ impl PinnedDrop for Conn {
                 // SAFETY: a filled slot took the device at least once, with
                 // its own address as holder and two references (type
                 // invariant); no fmap of the connection is left, so nothing
-                // maps it any more. After a removal the holding is already
-                // gone and fs_put_dax() leaves the device alone
-                // (patches/0004); it also waits for a notify_failure() still
-                // running with this slot.
+                // maps it any more. After a removal the holding is gone and
+                // fs_put_dax() leaves the device alone (patches/0004), unless
+                // a fill took it again after a rebind: then it is the slot's
+                // and released here. fs_put_dax() also waits for a
+                // notify_failure() still running with this slot.
                 unsafe { ffi::famfs_rs_daxdev_close(dax, slot.holder()) };
                 for _ in 1..takes {
                     // SAFETY: each further take holds two references (type
