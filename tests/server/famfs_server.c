@@ -2910,6 +2910,13 @@ static void __noreturn log_child(struct server *s, int out)
 	famfs_invalidate(h, sizeof(*h));
 	memcpy(&sbc, sb, sizeof(sbc));
 	if (!log_sb_valid(&sbc)) {
+		/*
+		 * A client may look while the master creates the log: the
+		 * head first, then the superblock, its magic last. No magic
+		 * yet: no log yet (a rescan looks again).
+		 */
+		if (!master && sbc.magic != FAMFS_LOG_SB_MAGIC)
+			_exit(LOG_NONE);
 		if (!all_zero(&sbc, sizeof(sbc)) || !all_zero(h, sizeof(*h))) {
 			warn_msg("log: the superblock is not valid and not new: not touched");
 			_exit(LOG_CORRUPT);
@@ -2932,7 +2939,12 @@ static void __noreturn log_child(struct server *s, int out)
 		sbc.data_start = FAMFS_LOG_DATA_START;
 		memcpy(sbc.uuid, head.uuid, sizeof(sbc.uuid));
 		sbc.crc = famfs_crc32(0, &sbc, offsetof(struct famfs_log_sb, crc));
+		/* the magic last: a client seeing none waits for it */
+		sbc.magic = 0;
 		memcpy(sb, &sbc, sizeof(sbc));
+		famfs_flush(sb, sizeof(*sb));
+		sbc.magic = FAMFS_LOG_SB_MAGIC;
+		__atomic_store_n(&sb->magic, sbc.magic, __ATOMIC_RELEASE);
 		famfs_flush(sb, sizeof(*sb));
 		fprintf(o, "# created\n");
 	}
