@@ -748,6 +748,7 @@ impl Conn {
                 e if e == EOPNOTSUPP => "not bound to fsdev_dax",
                 e if e == EBUSY => "another holder has it",
                 e if e == ENXIO => "it is being removed, or was unbound meanwhile",
+                e if e == EINTR => "interrupted while waiting for the device",
                 _ => "lookup failed",
             };
             crate::warn_rl!(

@@ -135,7 +135,8 @@ out:
  * and writing, or it is on a nodev mount; -ENODEV if the path is not a
  * character device or not a DAX device; -EOPNOTSUPP if the DAX device is
  * not bound to fsdev_dax; -EBUSY if another holder has it; -ENXIO if it
- * is being removed or was unbound meanwhile.
+ * is being removed or was unbound meanwhile; -EINTR if a signal came while
+ * it waited for the device's lock (patches/0010).
  */
 int famfs_rs_daxdev_open(const struct path *root, const struct cred *cred,
 			 const char *path, void *holder,

@@ -10,6 +10,12 @@
  * its global SRCU read section, so every synchronize_srcu() (kill_dax()
  * of any device, fs_put_dax() of any holder) waited for the pipe.
  *
+ * Also meanwhile, an open of a file of a second mount that names the
+ * waiting device fails at once (ENXIO), in a task that can be killed.
+ * fs_dax_get() used to sleep in device_lock(), uninterruptibly, behind
+ * the unbind until the pipe closed (patches/0010): had the pipe's owner
+ * made that open, nothing could have ended either.
+ *
  * Uses dax2.0 (the waiting removal), dax1.0 (the other mount, then the
  * other unbind) and dax3.0 (the memory failure, in a range only this test
  * uses), and gives every device back to fsdev_dax.
@@ -50,7 +56,7 @@ static bool exited_ok(pid_t pid, int ms)
 }
 
 FIXTURE(iso) {
-	struct famfs_mount waiting, other, mf;
+	struct famfs_mount waiting, other, mf, twin;
 	int pipe[2];
 	pid_t unbind;
 };
@@ -70,9 +76,11 @@ FIXTURE_SETUP(iso)
 	ASSERT_EQ(0, write_manifest("/tmp/iso-w.manifest", WAITING, "w 2M simple 0:260M:2M"));
 	ASSERT_EQ(0, write_manifest("/tmp/iso-o.manifest", OTHER, "o 2M simple 0:260M:2M"));
 	ASSERT_EQ(0, write_manifest("/tmp/iso-m.manifest", "dax3.0", "p 2M simple 0:1600M:2M"));
+	ASSERT_EQ(0, write_manifest("/tmp/iso-t.manifest", WAITING, "t 2M simple 0:264M:2M"));
 	ASSERT_EQ(0, famfs_mount_start(&self->waiting, "/tmp/iso-w.manifest", NULL, true, NULL));
 	ASSERT_EQ(0, famfs_mount_start(&self->other, "/tmp/iso-o.manifest", NULL, true, NULL));
 	ASSERT_EQ(0, famfs_mount_start(&self->mf, "/tmp/iso-m.manifest", NULL, true, NULL));
+	ASSERT_EQ(0, famfs_mount_start(&self->twin, "/tmp/iso-t.manifest", NULL, true, NULL));
 }
 
 FIXTURE_TEARDOWN(iso)
@@ -83,6 +91,7 @@ FIXTURE_TEARDOWN(iso)
 		close(self->pipe[1]);
 	if (self->unbind > 0)
 		famfs_wait_exit(self->unbind, 60000, NULL);
+	famfs_mount_stop(&self->twin, NULL);
 	famfs_mount_stop(&self->mf, NULL);
 	famfs_mount_stop(&self->other, NULL);
 	famfs_mount_stop(&self->waiting, NULL);
@@ -91,6 +100,7 @@ FIXTURE_TEARDOWN(iso)
 	unlink("/tmp/iso-w.manifest");
 	unlink("/tmp/iso-o.manifest");
 	unlink("/tmp/iso-m.manifest");
+	unlink("/tmp/iso-t.manifest");
 }
 
 TEST_F_TIMEOUT(iso, a_removal_waiting_for_a_pipe_stalls_nothing_else, 180)
@@ -99,6 +109,7 @@ TEST_F_TIMEOUT(iso, a_removal_waiting_for_a_pipe_stalls_nothing_else, 180)
 	struct iovec iov;
 	long long t0;
 	int fw, fp, st;
+	bool killed;
 	pid_t other;
 
 	/* a page of w held by a pipe, w closed and unmapped */
@@ -156,6 +167,31 @@ TEST_F_TIMEOUT(iso, a_removal_waiting_for_a_pipe_stalls_nothing_else, 180)
 	EXPECT_EQ(0, munmap(p, 2 * MIB));
 	EXPECT_EQ(0, close(fp));
 
+	/* a second mount's first open of a file on the waiting device */
+	t0 = famfs_now_ms();
+	other = fork();
+	ASSERT_GE(other, 0);
+	if (!other) {
+		fp = famfs_open_rw(&self->twin, "t");
+		_exit(fp == -ENXIO ? 0 : fp >= 0 ? 1 : 2);
+	}
+	if (famfs_wait_exit(other, QUICK_MS, &st)) {
+		/* a stuck open: can SIGKILL end it? (it did not, before 0010) */
+		kill(other, SIGKILL);
+		killed = !famfs_wait_exit(other, 2000, &st);
+		EXPECT_TRUE(false)
+			TH_LOG("an open on the waiting device waited %d ms; SIGKILL %s", QUICK_MS,
+			       killed ? "ended it" : "did not end it");
+		if (killed)
+			other = 0;
+	} else {
+		EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st))
+			TH_LOG("open on the waiting device: status %#x (1: opened, 2: no ENXIO)",
+			       st);
+		other = 0;
+	}
+	TH_LOG("open on the waiting device: %lld ms", famfs_now_ms() - t0);
+
 	/* the pipe still reads the file's bytes; then the removal completes */
 	EXPECT_EQ((ssize_t)sizeof(got), read(self->pipe[0], got, sizeof(got)));
 	EXPECT_EQ(sizeof(want), famfs_first_diff(got, want, sizeof(want)));
@@ -167,6 +203,9 @@ TEST_F_TIMEOUT(iso, a_removal_waiting_for_a_pipe_stalls_nothing_else, 180)
 	EXPECT_TRUE(exited_ok(self->unbind, QUICK_MS)) TH_LOG("the unbind did not complete");
 	self->unbind = 0;
 	TH_LOG("first unbind done %lld ms after the pipe closed", famfs_now_ms() - t0);
+	/* an open that SIGKILL did not end ends with the removal */
+	if (other > 0)
+		EXPECT_EQ(0, famfs_wait_exit(other, QUICK_MS, &st));
 	/* w kept its fmap: it opens, and its I/O fails on the removed device */
 	fw = famfs_open_rw(&self->waiting, "w");
 	ASSERT_GE(fw, 0);
