@@ -1849,9 +1849,14 @@ static void check_data(const char *how, __u64 ino, __u64 off, const unsigned cha
 	add(&sh->words_unchecked, unchecked);
 }
 
-/* identity words for [off, off + len) of @ino into @buf; false where it has none */
+/*
+ * identity words for [off, off + len) of @ino into @buf; false where it has
+ * none, or at an unaligned @off (the words would straddle the device's)
+ */
 static bool fill_identity(__u64 ino, __u64 off, unsigned char *buf, size_t len)
 {
+	if (off & 7)
+		return false;
 	for (size_t i = 0; i < len; i += 8) {
 		__u64 w;
 		int x = expect(ino, off + i, &w);
@@ -1925,6 +1930,11 @@ static __u64 file_size_of(int fd)
 	return fstat(fd, &st) ? 0 : (__u64)st.st_size;
 }
 
+/*
+ * A file offset to read or write at: below @size, 8-byte aligned, or (one
+ * time in twenty) up to 4 MiB past it, unaligned. A write aligns it down
+ * (write_off()).
+ */
 static __u64 pick_off(struct client *c, __u64 size)
 {
 	__u64 lim = size ? size : 8 * MIB;
@@ -1932,6 +1942,18 @@ static __u64 pick_off(struct client *c, __u64 size)
 	if (chance(&c->r, 5))
 		return lim + below(&c->r, 4 * MIB);
 	return below(&c->r, lim) & ~7ULL;
+}
+
+/*
+ * Where a write of identity words goes: aligned, as the words on the
+ * device are. The size may have grown since it was read (an attribute
+ * reply), so an unaligned offset past it may be inside the fmap: the
+ * words written there would straddle the device's, and read back as
+ * garbage.
+ */
+static __u64 write_off(struct client *c, __u64 size)
+{
+	return pick_off(c, size) & ~7ULL;
 }
 
 static int c_open(struct client *c)
@@ -2017,7 +2039,7 @@ static int c_pwrite(struct client *c)
 
 	if (!f)
 		return -1;
-	off = pick_off(c, file_size_of(f->fd));
+	off = write_off(c, file_size_of(f->fd));
 	if (!fill_identity(f->ino, off, c->buf, len)) {
 		__u64 w;
 
@@ -2159,7 +2181,7 @@ static int c_splice_write(struct client *c)
 
 	if (!f)
 		return -1;
-	off = pick_off(c, file_size_of(f->fd));
+	off = write_off(c, file_size_of(f->fd));
 	if (!fill_identity(f->ino, off, c->buf, len) || pipe2(p, O_CLOEXEC | O_NONBLOCK))
 		return -1;
 	if (write(p[1], c->buf, len) == (ssize_t)len)
