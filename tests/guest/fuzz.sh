@@ -4,7 +4,7 @@
 # Guest side of the fuzzer (scripts/fuzz.sh ... sh /famfs/fuzz.sh ARGS):
 # load famfs_rs, run /famfs/bin/famfs_fuzz ARGS (tests/fuzz/famfs_fuzz.c),
 # unload famfs_rs (nothing of the campaign may hold it), and on the debug
-# kernel a kmemleak scan. Last line:
+# kernel a kmemleak scan (kmemleak.sh). Last line:
 #   famfs-fuzz-vm: N passed, N failed
 pass=0
 fail=0
@@ -23,18 +23,8 @@ fi
 if rmmod famfs_rs; then res ok "rmmod famfs_rs after the campaign"; else
 	res FAIL "rmmod famfs_rs after the campaign"; fi
 
-kml=/sys/kernel/debug/kmemleak
-if [ -w "$kml" ]; then
-	sleep 6
-	echo scan >"$kml"
-	echo scan >"$kml"
-	leaks=$(cat "$kml")
-	if [ -n "$leaks" ]; then
-		echo "$leaks"
-		res FAIL "kmemleak: $(echo "$leaks" | grep -c '^unreferenced object') unreferenced objects"
-	else
-		res ok "kmemleak scan after the campaign: nothing"
-	fi
-fi
+# Debug kernel: a kmemleak scan after it (tests/guest/kmemleak.sh).
+. /famfs/kmemleak.sh
+kmemleak_check "the campaign"
 echo "famfs-fuzz-vm: $pass passed, $fail failed"
 [ "$fail" = 0 ]

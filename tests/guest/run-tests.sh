@@ -78,24 +78,8 @@ done
 
 if rmmod famfs_rs; then res ok "rmmod famfs_rs at the end"; else res FAIL "rmmod famfs_rs at the end"; fi
 
-# Debug kernel: a kmemleak scan after everything (objects must be older
-# than kmemleak's minimum age, hence the wait); any report fails the run.
-kml=/sys/kernel/debug/kmemleak
-if grep -q kmemleak=on /proc/cmdline && [ ! -w "$kml" ]; then
-	res FAIL "kmemleak=on, but no $kml: not the debug kernel"
-fi
-if [ -w "$kml" ]; then
-	sleep 6
-	echo scan >"$kml"
-	echo scan >"$kml"
-	# debugfs files have size 0: read the report itself
-	leaks=$(cat "$kml")
-	if [ -n "$leaks" ]; then
-		echo "$leaks"
-		res FAIL "kmemleak: $(echo "$leaks" | grep -c '^unreferenced object') unreferenced objects"
-	else
-		res ok "kmemleak scan after the suite: nothing"
-	fi
-fi
+# Debug kernel: a kmemleak scan after everything; any report fails the run.
+. /famfs/kmemleak.sh
+kmemleak_check "the suite"
 echo "famfs-tests: $pass passed, $fail failed"
 [ "$fail" = 0 ]
