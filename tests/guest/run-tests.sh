@@ -1,10 +1,22 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Guest test runner (scripts/vm.sh ... sh /famfs/run-tests.sh): load
-# famfs_rs, enforce its KUnit suites case by case, run every kselftest in
-# /famfs/tests, unload. A SKIP counts as a failure. Last line:
+# Guest test runner (scripts/vm.sh ... sh /famfs/run-tests.sh [--fuzz
+# ARGS...]): load famfs_rs, enforce its KUnit suites case by case, run
+# every kselftest in /famfs/tests, unload. A SKIP counts as a failure.
+# Its result line:
 #   famfs-tests: N passed, N failed
+# With --fuzz, the same boot then runs a fuzz campaign, /famfs/fuzz.sh
+# ARGS (make check's short one: one boot and one kmemleak scan less per
+# kernel), whose own result line follows; the kmemleak scan is then
+# fuzz.sh's, at the end, and covers both. The exit status fails if
+# either failed.
+# (the fuzzer's arguments are plain words: the loop below reuses $@)
+fuzz=
+if [ "${1:-}" = --fuzz ]; then
+	shift
+	fuzz="$*"
+fi
 pass=0
 fail=0
 res() {
@@ -77,6 +89,17 @@ for t in /famfs/tests/*; do
 done
 
 if rmmod famfs_rs; then res ok "rmmod famfs_rs at the end"; else res FAIL "rmmod famfs_rs at the end"; fi
+
+if [ -n "$fuzz" ]; then
+	echo "famfs-tests: $pass passed, $fail failed"
+	# The campaign unloads and loads famfs_rs: no KUnit suite at its loads.
+	printf '%s' 'famfs_rs_no_suite' >/sys/module/kunit/parameters/filter_glob
+	# shellcheck disable=SC2086
+	sh /famfs/fuzz.sh $fuzz
+	frc=$?
+	[ "$fail" = 0 ] && [ "$frc" = 0 ]
+	exit
+fi
 
 # Debug kernel: a kmemleak scan after everything; any report fails the run.
 . /famfs/kmemleak.sh
