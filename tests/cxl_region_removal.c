@@ -314,7 +314,8 @@ TEST_F_TIMEOUT(region, a_removal_waiting_for_a_pipe_holds_no_dax_bus_lock, 300)
 		TH_LOG("the removal did not wait for the pipe's page");
 
 	/* meanwhile, another region's dax device is unregistered at once */
-	EXPECT_EQ(0, write_in_child("/sys/bus/nd/drivers/dax_pmem/unbind", nd, 5000))
+	/* 20 s: the bug waited for the pipe, which closes after this check */
+	EXPECT_EQ(0, write_in_child("/sys/bus/nd/drivers/dax_pmem/unbind", nd, 20000))
 		TH_LOG("unregistering %s's dax3.0 waited for the removal", nd);
 
 	/* the page read back, the pipe closed: the removal completes */

@@ -34,6 +34,8 @@
 #define MIB (1024UL * 1024)
 #define DEV "dax2.0"
 #define UNBIND_TIMEOUT_MS 60000
+/* a notification the bug held until the pipe closed, after the check */
+#define NOTIFY_MS 20000
 
 static sigjmp_buf jmp;
 
@@ -272,13 +274,15 @@ TEST_F(rm, unbind_waits_for_a_page_a_pipe_holds_of_a_file_being_evicted)
 	famfs_pattern(want, sizeof(want), 0, 91);
 	ASSERT_EQ(0, famfs_page_in_pipe(fr, want, sizeof(want), p));
 	EXPECT_EQ(0, close(fr));
+	/* the RELEASE first, as in the prune case: the eviction is then the dentry's */
+	ASSERT_TRUE(famfs_wait_count(&self->m1.st->ops[FUSE_RELEASE], 1, UNBIND_TIMEOUT_MS));
 
 	/*
 	 * The server deletes r: its eviction waits for the pipe's page, but
 	 * not in the server's write() of the notification, which returns.
 	 */
 	ASSERT_EQ(0, pthread_create(&t, NULL, ctl_thread, &c));
-	end = famfs_now_ms() + 5000;
+	end = famfs_now_ms() + NOTIFY_MS;
 	while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE) && famfs_now_ms() < end)
 		usleep(10000);
 	EXPECT_TRUE(__atomic_load_n(&c.done, __ATOMIC_ACQUIRE))
@@ -331,7 +335,7 @@ TEST_F(rm, prune_of_a_file_a_pipe_holds_a_page_of_returns)
 	ASSERT_TRUE(famfs_wait_count(&self->m1.st->ops[FUSE_RELEASE], 1, UNBIND_TIMEOUT_MS));
 
 	ASSERT_EQ(0, pthread_create(&t, NULL, ctl_thread, &c));
-	end = famfs_now_ms() + 5000;
+	end = famfs_now_ms() + NOTIFY_MS;
 	while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE) && famfs_now_ms() < end)
 		usleep(10000);
 	EXPECT_TRUE(__atomic_load_n(&c.done, __ATOMIC_ACQUIRE))

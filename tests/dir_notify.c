@@ -21,7 +21,8 @@
 #define MIB (1024UL * 1024)
 #define MANIFEST "/tmp/dir-notify.manifest"
 #define SUBDIR_ID 0x10000000000ULL	/* the server's SUBDIR_ID, 2^40 */
-#define QUICK_MS 5000
+/* RELEASE, eviction and FORGET are asynchronous; a blocked call blocks until the test lets go */
+#define QUICK_MS 20000
 
 struct ctl_call {
 	struct famfs_mount *m;

@@ -596,22 +596,27 @@ static inline int famfs_open_rw(const struct famfs_mount *m, const char *name)
 /*
  * Evict every unused inode of the mount: once each OPEN has its RELEASE (a
  * RELEASE in flight still holds the inode), drop dentries and inodes until
- * FORGETs stop coming. True if at least one came.
+ * FORGETs stop coming: none for 5 rounds of 50 ms in a row, as evictions
+ * run from a workqueue (fuse-fmap-iput) and each FORGET reaches the server
+ * later still. True if at least one came.
  */
 static inline bool famfs_evict_unused(const struct famfs_mount *m)
 {
-	__u64 before = famfs_forgets(m), last;
-	int k;
+	long long end = famfs_now_ms() + FAMFS_EXIT_TIMEOUT_MS;
+	__u64 before, last;
+	int quiet = 0;
 
 	if (!famfs_wait_count(&m->st->ops[FUSE_RELEASE], famfs_load(&m->st->ops[FUSE_OPEN]),
 			      FAMFS_EXIT_TIMEOUT_MS))
 		return false;
+	before = famfs_forgets(m);
 	sync();
-	for (k = 0; k < 100; k++) {
+	while (famfs_now_ms() < end) {
 		last = famfs_forgets(m);
 		famfs_write_str("/proc/sys/vm/drop_caches", "2");
-		usleep(20000);
-		if (famfs_forgets(m) > before && famfs_forgets(m) == last)
+		usleep(50000);
+		quiet = famfs_forgets(m) == last ? quiet + 1 : 0;
+		if (famfs_forgets(m) > before && quiet >= 5)
 			return true;
 	}
 	return false;

@@ -298,6 +298,7 @@ TEST_F(fp, write_then_mmap_read_and_back)
 TEST_F(fp, fmap_fetched_once_per_inode)
 {
 	int i = layout_index("simple"), k, fd;
+	long long end;
 	char path[PATH_MAX];
 
 	path_of(path, sizeof(path), &self->m, "simple");
@@ -316,7 +317,8 @@ TEST_F(fp, fmap_fetched_once_per_inode)
 	 * FORGET (a RELEASE still in flight holds the inode a little longer).
 	 */
 	sync();
-	for (k = 0; k < 100 && famfs_forgets(&self->m) == 0; k++) {
+	end = famfs_now_ms() + FAMFS_EXIT_TIMEOUT_MS;
+	while (famfs_forgets(&self->m) == 0 && famfs_now_ms() < end) {
 		ASSERT_EQ(0, famfs_write_str("/proc/sys/vm/drop_caches", "2"));
 		usleep(20000);
 	}

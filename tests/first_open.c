@@ -225,7 +225,7 @@ TEST_F(fo, killed_waiters_go_at_once)
 	for (i = 0; i < WAITERS; i++)
 		kill(pid[i], SIGKILL);
 	/* all but the fetcher, whose request the server holds, die now */
-	end = famfs_now_ms() + 5000;
+	end = famfs_now_ms() + WAIT_MS;
 	while (famfs_now_ms() < end && gone < WAITERS - 1) {
 		for (i = 0; i < WAITERS; i++) {
 			if (pid[i] > 0 && waitpid(pid[i], &st, WNOHANG) == pid[i]) {

@@ -181,6 +181,8 @@ static pid_t start_role(const struct famfs_mount *m, const struct role *r, bool 
 	}
 	wait_byte(down[0]);
 	if (victim) {
+		long long end;
+
 		if (sigsetjmp(bus_jmp, 1) == 0) {
 			FAMFS_WRITE_ONCE(bus_jump, 1);
 			if (how == BY_MADVISE) {
@@ -188,7 +190,8 @@ static pid_t start_role(const struct famfs_mount *m, const struct role *r, bool 
 					s.err = errno;
 			}
 			/* the signal comes on the way out of madvise, or soon */
-			for (int i = 0; i < 5000 && !FAMFS_READ_ONCE(bus_got) && !s.err; i++)
+			end = famfs_now_ms() + FAMFS_EXIT_TIMEOUT_MS;
+			while (!FAMFS_READ_ONCE(bus_got) && !s.err && famfs_now_ms() < end)
 				usleep(1000);
 		}
 		FAMFS_WRITE_ONCE(bus_jump, 0);
