@@ -161,6 +161,13 @@ impl FmapProvider for Famfs {
         // Allocated first: once claimed, nothing may fail without releasing.
         let f = KBox::new_uninit(GFP_KERNEL)?;
         conn.claim(key, inode.nodeid(), &fmap)?;
+        // fs-dax may map a block's PFN from its DAX entry: the fmap fuse
+        // publishes now never changes while the inode lives; each device
+        // is a device_dax instance, held (its translation fixed) until
+        // its removal, which revokes the file, DAX entries and all, before
+        // the device goes; and `iomap_begin` fails a removed device and
+        // every bad range a memory failure recorded.
+        inode.set_dax_stable();
         // INVARIANT: every device of the fmap was filled and checked above,
         // and its runs were claimed for this inode.
         let f = KBox::write(

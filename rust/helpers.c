@@ -260,6 +260,17 @@ void famfs_rs_inode_unpin(struct inode *inode)
 }
 
 /**
+ * famfs_rs_mapping_set_dax_stable() - mapping_set_dax_stable() for Rust
+ * @inode: an fmap inode
+ *
+ * A static inline of pagemap.h (patch 0011), which bindgen cannot call.
+ */
+void famfs_rs_mapping_set_dax_stable(struct inode *inode)
+{
+	mapping_set_dax_stable(inode->i_mapping);
+}
+
+/**
  * famfs_rs_mf_kill() - the fs-dax kill path for a failed file range
  * @inode: a pinned fmap inode
  * @offset: file offset of the range, page aligned

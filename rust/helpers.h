@@ -53,6 +53,7 @@ struct inode;
 
 int famfs_rs_inode_pin(struct inode *inode);
 void famfs_rs_inode_unpin(struct inode *inode);
+void famfs_rs_mapping_set_dax_stable(struct inode *inode);
 int famfs_rs_mf_kill(struct inode *inode, u64 offset, u64 len, int mf_flags);
 void famfs_rs_cond_resched(void);
 

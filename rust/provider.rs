@@ -96,6 +96,18 @@ impl FmapInode {
         self.as_ptr() as usize
     }
 
+    /// Lets fs-dax faults take the PFN of a block from the DAX entry already
+    /// in place instead of asking the device (`mapping_set_dax_stable()`,
+    /// patch 0011). The caller keeps that function's promise: while the
+    /// inode has DAX entries, its offsets map to the same device blocks and
+    /// those to the same PFNs, and `iomap_begin` fails the ranges the
+    /// device reported bad.
+    pub(crate) fn set_dax_stable(&self) {
+        // SAFETY: the inode is alive by the type invariant; the helper sets
+        // one bit of its mapping's flags atomically.
+        unsafe { ffi::famfs_rs_mapping_set_dax_stable(self.as_ptr()) }
+    }
+
     /// The fmap fuse published for this inode, or null before its first
     /// open: one acquire load of `i_private`, pairing with the release
     /// store of fuse's open.
