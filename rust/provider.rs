@@ -98,10 +98,10 @@ impl FmapInode {
 
     /// Lets fs-dax faults take the PFN of a block from the DAX entry already
     /// in place instead of asking the device (`mapping_set_dax_stable()`,
-    /// patch 0011). The caller keeps that function's promise: while the
-    /// inode has DAX entries, its offsets map to the same device blocks and
-    /// those to the same PFNs, and `iomap_begin` fails the ranges the
-    /// device reported bad.
+    /// patch 0011). The caller keeps that function's promise for the life
+    /// of the inode: while it has DAX entries, its offsets map to the same
+    /// device blocks and those to the same PFNs, and `iomap_begin` fails
+    /// every range the device would refuse, a removed device's included.
     pub(crate) fn set_dax_stable(&self) {
         // SAFETY: the inode is alive by the type invariant; the helper sets
         // one bit of its mapping's flags atomically.
