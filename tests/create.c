@@ -9,13 +9,18 @@
  *                           fmap (absent until the MKNOD): works like any file;
  *   alias   reply=existing  the nodeid and attributes of "existing", which is
  *                           open and mapped: the same file through both
- *                           descriptors, no second GET_FMAP;
+ *                           descriptors, no second GET_FMAP, and the alias's
+ *                           O_TRUNC truncates nothing (the open "created" it);
  *   refused (no rule)       -EROFS, the server's default: open fails EROFS.
  * creat(2) and the shell's > (O_CREAT | O_TRUNC) of a new name work: the
  * VFS does not truncate a file the open created, and famfs_rs refuses
  * O_TRUNC only on an existing file (it cannot shrink an fmap). O_DIRECT
  * opens work and their I/O is DAX I/O, as on ext4 and xfs; writes past
  * the fmap's end fail with ENOSPC.
+ *
+ * Every case runs twice: with a server that takes FUSE_ATOMIC_O_TRUNC
+ * (fuse then truncates at open, after OPEN, a file opened with O_TRUNC:
+ * never an fmap file's DAX entries or size) and with one that does not.
  */
 #include <sys/wait.h>
 #include "famfs_test.h"
@@ -31,6 +36,18 @@ FIXTURE(create) {
 	char dir[128];
 };
 
+FIXTURE_VARIANT(create) {
+	const char *extra;	/* manifest lines */
+};
+
+FIXTURE_VARIANT_ADD(create, plain) {
+	.extra = "",
+};
+
+FIXTURE_VARIANT_ADD(create, atomic_o_trunc) {
+	.extra = "atomic-o-trunc\n",
+};
+
 FIXTURE_SETUP(create)
 {
 	ASSERT_TRUE(module_loaded("famfs_rs"));
@@ -43,10 +60,12 @@ FIXTURE_SETUP(create)
 					  "mknod fresh reply=new\n"
 					  "mknod made reply=new\n"
 					  "mknod shell reply=new\n"
-					  "mknod alias reply=existing\n"));
+					  "mknod alias reply=existing\n%s", variant->extra));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, MANIFEST, NULL, true, NULL));
 	ASSERT_EQ(FAMFS_INIT_DAX_FMAP,
 		  famfs_load(&self->m.st->init_flags_out) & FAMFS_INIT_DAX_FMAP);
+	ASSERT_EQ(*variant->extra ? (__u64)FUSE_ATOMIC_O_TRUNC : 0,
+		  famfs_load(&self->m.st->init_flags_out) & FUSE_ATOMIC_O_TRUNC);
 	snprintf(self->dir, sizeof(self->dir), "%s", self->m.mnt);
 }
 
@@ -138,7 +157,7 @@ TEST_F(create, mknod_reply_naming_an_open_mapped_file_gives_that_file)
 	ASSERT_NE(MAP_FAILED, map);
 	ASSERT_EQ(SZ, famfs_map_diff(map, want, SZ));
 
-	afd = open(apath, O_CREAT | O_RDWR, 0644);
+	afd = open(apath, O_CREAT | O_TRUNC | O_RDWR, 0644);
 	ASSERT_LE(0, afd) TH_LOG("open(O_CREAT) alias: %s", strerror(errno));
 	expect_no_create(_metadata, &self->m);
 	EXPECT_EQ(1ULL, famfs_load(&self->m.st->ops[FUSE_MKNOD]));

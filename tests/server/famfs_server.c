@@ -53,8 +53,8 @@
  * nothing).
  *
  * Hostile behaviours for tests of the kernel: manifest directives (attr,
- * lookup-stall, setattr ok, mknod, locks, lock-conflict, ioctl, poll, open-flags,
- * fmap-stall, ...), and with --control PATH a unix socket polled together
+ * lookup-stall, setattr ok, mknod, locks, lock-conflict, atomic-o-trunc, ioctl,
+ * poll, open-flags, fmap-stall, ...), and with --control PATH a unix socket polled together
  * with /dev/fuse that takes one command per line (notify-store,
  * notify-retrieve, notify-inval-inode, notify-inval-entry, notify-delete,
  * notify-prune, set-attr, regen, release-stall, release-race, lock-conflict, setattr,
@@ -288,6 +288,7 @@ struct server {
 	/* behaviours the manifest or the control channel switch on */
 	bool setattr_ok;		/* answer SETATTR with the attributes */
 	bool locks;			/* negotiate and answer POSIX and flock locks */
+	bool atomic_o_trunc;		/* negotiate FUSE_ATOMIC_O_TRUNC */
 	bool lock_conflict;		/* GETLK: a conflict; SETLK(W): -EAGAIN */
 	bool has_ioctl;
 	int ioctl_err;			/* IOCTL reply: -ioctl_err, 0: result 0 */
@@ -1095,6 +1096,10 @@ static bool parse_behaviour(const struct parser *p, struct server *s, char **tok
 			r->kind = MKNOD_ERRNO;
 			r->err = parse_errno(p, v);
 		}
+	} else if (!strcmp(d, "atomic-o-trunc")) {
+		if (ntok != 1)
+			bad_manifest(p, "want: atomic-o-trunc");
+		s->atomic_o_trunc = true;
 	} else if (!strcmp(d, "locks")) {
 		if (ntok != 1)
 			bad_manifest(p, "want: locks");
@@ -1650,7 +1655,8 @@ static void do_init(struct server *s, const struct fuse_in_header *in,
 
 	/*
 	 * Ask for nothing the namespace does not need: no READDIRPLUS, no
-	 * writeback cache, no locks unless "locks". FUSE_INIT_EXT to read
+	 * writeback cache, no locks unless "locks", O_TRUNC sent with OPEN
+	 * only with "atomic-o-trunc". FUSE_INIT_EXT to read
 	 * and answer flags2,
 	 * and FUSE_DAX_FMAP if the kernel offers it and --no-fmap is not set.
 	 * --force-fmap sets FUSE_DAX_FMAP even unoffered (a hostile server).
@@ -1660,6 +1666,8 @@ static void do_init(struct server *s, const struct fuse_in_header *in,
 		want |= FUSE_DAX_FMAP;
 	if (s->locks)
 		want |= FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
+	if (s->atomic_o_trunc)
+		want |= FUSE_ATOMIC_O_TRUNC;
 	flags = want & offered;
 	if (s->force_fmap)
 		flags |= FUSE_DAX_FMAP | FUSE_INIT_EXT;
