@@ -476,9 +476,10 @@ static HOLDER_OPS: ffi::dax_holder_operations = ffi::dax_holder_operations {
 /// Any other failure: record the failed range as bad on the device, so
 /// that later faults and I/O of it fail with EHWPOISON (the rest of the
 /// device keeps working), and have the kernel's fs-dax kill path
-/// (`mf_dax_kill_procs()`) unmap the failed pages of every file mapping
-/// them and signal the processes that map them (SIGBUS, BUS_MCEERR_AR to
-/// the task that hit it, BUS_MCEERR_AO to the early-kill ones). The first
+/// (`mf_dax_kill_procs()`) signal the processes that map the failed pages
+/// and unmap the pages from them (SIGBUS, BUS_MCEERR_AR to the task that
+/// hit it, BUS_MCEERR_AO to the early-kill ones; a late-kill process keeps
+/// its mapping until it touches the page, as on xfs). The first
 /// error is returned (the memory failure is then recorded as failed, not
 /// recovered): an empty range or one off the device, a kill path that
 /// could not lock an entry, a file that stayed busy.
@@ -911,8 +912,9 @@ impl Conn {
     }
 
     /// A memory failure of `[offset, offset + len)` on device `dev`: marks
-    /// the range bad, then has the kernel signal and unmap every process
-    /// that maps a page of it through a file (`mf_dax_kill_procs()`).
+    /// the range bad, then has the kernel signal the processes that map a
+    /// page of it through a file and unmap it from them
+    /// (`mf_dax_kill_procs()`: the task that hit it and the early-kill ones).
     /// Returns the files whose ranges were handed to it, and those that
     /// could not be pinned because they are being evicted (nothing maps
     /// them any more); or the first error: `EINVAL` for an empty range or

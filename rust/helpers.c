@@ -278,7 +278,9 @@ void famfs_rs_mapping_set_dax_stable(struct inode *inode)
  * @mf_flags: the flags notify_failure() got
  *
  * Unmaps the pages of the range that are mapped and signals the processes
- * that map them (mf_dax_kill_procs()).
+ * that map them (mf_dax_kill_procs()). That takes the mapping's
+ * invalidate_lock (patch 0012: read faults of the file do not lock the DAX
+ * entry they map): the caller holds no lock of the inode.
  *
  * Return: 0, or -EBUSY if a DAX entry could not be locked.
  */

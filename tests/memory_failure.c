@@ -24,6 +24,17 @@
  * lies in one strip: the other strip's chunks and the other device's file
  * are untouched.
  *
+ * Read faults racing the kill: a process re-faults one page of a file in a
+ * loop (MADV_DONTNEED, then a read) while the page is poisoned by its pfn;
+ * it asked for early kill, so the kill unmaps the page from it.
+ * Read faults on such a file may map the DAX entry without locking it
+ * (patches/0012); the kill takes the file's invalidate_lock to exclude
+ * them. What is asserted: once the injection returned, the page is not
+ * mapped (a fault that was past ->iomap_begin when the range became bad
+ * either mapped before the kill unmapped, or waited for it), and a new
+ * fault on it is SIGBUS. With PTE faults (MADV_NOHUGEPAGE) and with PMD
+ * faults.
+ *
  * Every case runs on NVDIMMs and on CXL memory (the fixture variants).
  *
  * Each case poisons device ranges that no other test uses: a poisoned page
@@ -245,14 +256,15 @@ FIXTURE(poison) {
 FIXTURE_VARIANT(poison) {
 	const char *dev0, *dev1;
 	unsigned int base0, base1;
+	unsigned int race;	/* file r on dev 0, for the racing faults */
 };
 
 FIXTURE_VARIANT_ADD(poison, pmem) {
-	.dev0 = "dax1.0", .dev1 = "dax2.0", .base0 = 600, .base1 = 400,
+	.dev0 = "dax1.0", .dev1 = "dax2.0", .base0 = 600, .base1 = 400, .race = 680,
 };
 
 FIXTURE_VARIANT_ADD(poison, cxl) {
-	.dev0 = "dax0.0", .dev1 = "dax4.0", .base0 = 200, .base1 = 1400,
+	.dev0 = "dax0.0", .dev1 = "dax4.0", .base0 = 200, .base1 = 1400, .race = 470,
 };
 
 FIXTURE_SETUP(poison)
@@ -269,9 +281,10 @@ FIXTURE_SETUP(poison)
 					  "daxdev 0 /dev/%s\ndaxdev 1 /dev/%s\n"
 					  "file a1 8M simple 0:%uM:8M\nfile a2 8M simple 0:%uM:8M\n"
 					  "file b 4M simple 0:%uM:4M\nfile c 4M simple 1:%uM:4M\n"
-					  "file i 8M interleave 2M 8M 0:%uM:4M 1:%uM:4M\n",
+					  "file i 8M interleave 2M 8M 0:%uM:4M 1:%uM:4M\n"
+					  "file r 8M simple 0:%uM:8M\n",
 					  variant->dev0, variant->dev1, b0, b0 + 20, b0 + 8, b1 + 4,
-					  b0 + 12, b1));
+					  b0 + 12, b1, variant->race));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, self->manifest, NULL, true, NULL));
 }
 
@@ -456,6 +469,108 @@ TEST_F_TIMEOUT(poison, interleaved_file_loses_only_the_page_in_one_strip, 120)
 		EXPECT_EQ((ssize_t)PG, pread(fd, buf, PG, 0));
 		close(fd);
 	}
+}
+
+/* What the faulting process of a race saw, in memory it shares. */
+struct race {
+	unsigned long long pfn;	/* of the page, published after its first fault */
+	unsigned long long left;	/* pfn still mapped after the kill, or 0 */
+	long faults, bus;	/* reads done, SIGBUS taken in the loop */
+	int stop, ready, done, bus_after, err;
+};
+
+/*
+ * A child maps the 2 MiB of file r at @chunk, faults the page @poff of it
+ * in a loop; the parent poisons that page by its pfn meanwhile, then stops
+ * the loop. @huge: PMD faults (the loop drops the whole 2 MiB), else PTE
+ * faults.
+ */
+static void race_kill(struct __test_metadata *_metadata, struct famfs_mount *m,
+		      size_t chunk, size_t poff, bool huge)
+{
+	struct race *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long long end;
+	char pfn[32];
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, r);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int fd = famfs_open_rw(m, "r");
+		unsigned char *map, *p;
+		size_t drop = huge ? 2 * MB : PG;
+
+		map = fd < 0 ? MAP_FAILED :
+		      mmap(NULL, 2 * MB, PROT_READ, MAP_SHARED, fd, chunk);
+		if (map == MAP_FAILED || (!huge && madvise(map, 2 * MB, MADV_NOHUGEPAGE))) {
+			FAMFS_WRITE_ONCE(r->err, fd < 0 ? -fd : errno);
+			FAMFS_WRITE_ONCE(r->done, 1);
+			_exit(1);
+		}
+		p = map + poff;
+		catch_bus();
+		/*
+		 * Early kill: fs-dax's kill unmaps the page from the processes
+		 * it signals, and without it only from the one that hit it.
+		 */
+		if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0)) {
+			FAMFS_WRITE_ONCE(r->err, errno);
+			FAMFS_WRITE_ONCE(r->done, 1);
+			_exit(1);
+		}
+		(void)FAMFS_READ_ONCE(*p);
+		FAMFS_WRITE_ONCE(r->pfn, pfn_of(p));
+		FAMFS_WRITE_ONCE(r->ready, 1);
+		while (!FAMFS_READ_ONCE(r->stop)) {
+			if (sigsetjmp(bus_jmp, 1) == 0) {
+				FAMFS_WRITE_ONCE(bus_jump, 1);
+				madvise(map + (huge ? 0 : poff), drop, MADV_DONTNEED);
+				(void)FAMFS_READ_ONCE(*p);
+				FAMFS_WRITE_ONCE(r->faults, r->faults + 1);
+			} else {
+				FAMFS_WRITE_ONCE(r->bus, r->bus + 1);
+			}
+			FAMFS_WRITE_ONCE(bus_jump, 0);
+		}
+		/* No fault since the stop: what is mapped now, a fault made. */
+		FAMFS_WRITE_ONCE(r->left, pfn_of(p));
+		FAMFS_WRITE_ONCE(r->bus_after, faults(p));
+		FAMFS_WRITE_ONCE(r->done, 1);
+		_exit(0);
+	}
+	end = famfs_now_ms() + FAMFS_EXIT_TIMEOUT_MS;
+	while ((!FAMFS_READ_ONCE(r->ready) || FAMFS_READ_ONCE(r->faults) < 200) &&
+	       !FAMFS_READ_ONCE(r->done) && famfs_now_ms() < end)
+		usleep(1000);
+	ASSERT_EQ(0, FAMFS_READ_ONCE(r->err)) TH_LOG("child: %s", strerror(r->err));
+	ASSERT_NE(0ULL, FAMFS_READ_ONCE(r->pfn)) TH_LOG("no pfn for the page");
+	ASSERT_LE(200, FAMFS_READ_ONCE(r->faults)) TH_LOG("the fault loop did not run");
+	snprintf(pfn, sizeof(pfn), "%llu", r->pfn);
+	ASSERT_EQ(0, famfs_write_str(CORRUPT_PFN, pfn)) TH_LOG("cannot inject at pfn %s", pfn);
+	FAMFS_WRITE_ONCE(r->stop, 1);
+	EXPECT_EQ(0, reap(pid));
+	TH_LOG("%s: %ld read faults, %ld SIGBUS in the loop", huge ? "PMD" : "PTE",
+	       r->faults, r->bus);
+	EXPECT_EQ(1, r->done);
+	EXPECT_EQ(0ULL, r->left)
+		TH_LOG("pfn %#llx is still mapped after its failure was handled", r->left);
+	EXPECT_EQ(1, r->bus_after) TH_LOG("a new fault on the failed page did not SIGBUS");
+	munmap(r, sizeof(*r));
+}
+
+TEST_F_TIMEOUT(poison, read_faults_racing_the_kill_leave_no_mapping, 180)
+{
+	int i;
+
+	if (access(CORRUPT_PFN, W_OK))
+		ASSERT_EQ(0, access(CORRUPT_PFN, W_OK)) TH_LOG("no %s", CORRUPT_PFN);
+	/* PTE faults on 4 pages of r[0, 2M), PMD faults in 2 chunks after it */
+	for (i = 0; i < 4; i++)
+		race_kill(_metadata, &self->m, 0, (size_t)(64 * i + 5) * PG, false);
+	for (i = 1; i < 3; i++)
+		race_kill(_metadata, &self->m, (size_t)i * 2 * MB, (size_t)(64 * i + 7) * PG, true);
 }
 
 TEST_HARNESS_MAIN
