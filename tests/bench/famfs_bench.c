@@ -31,7 +31,8 @@
  * or random distinct pages of the window) with MADV_NOHUGEPAGE, PMD faults
  * on all 512 2 MiB blocks (in order, or shuffled) with MADV_HUGEPAGE;
  * loads (read faults) or stores (write faults). Steady state: the file
- * holds DAX entries of the pattern's size (settle()). First touch
+ * holds DAX entries of the pattern's size for the pages of both orders
+ * (settle()). First touch
  * (*-first): the file's inode is evicted before each window, so every
  * fault makes its entry. The minor-fault count of every pass is checked
  * (one per page or block), and after a PMD pass's timing the next page of
@@ -49,6 +50,7 @@
  * line per figure for scripts: "bench: path=P op=O unit=U median=M min=A
  * max=B ratio_raw=X reps=N [minflt=F]".
  */
+#include <assert.h>
 #include <getopt.h>
 #include <sys/resource.h>
 #include "../famfs_test.h"
@@ -99,6 +101,10 @@ enum {
 	O_READ, O_WRITE, NOPS
 };
 
+static_assert(O_PTE_RRND == O_PTE_RSEQ + 1 && O_PTE_WRND == O_PTE_WSEQ + 1 &&
+	      O_PMD_RRND == O_PMD_RSEQ + 1 && O_PMD_WRND == O_PMD_WSEQ + 1 &&
+	      O_PTE_RSEQ % 2 == 0 && O_PMD_RSEQ % 2 == 0, "op_other_order() pairs");
+
 static const char * const op_names[NOPS] = {
 	"pte-read-seq", "pte-read-rand", "pte-write-seq", "pte-write-rand",
 	"pmd-read-seq", "pmd-read-rand", "pmd-write-seq", "pmd-write-rand",
@@ -121,6 +127,12 @@ static bool op_write(int op)
 static bool op_rand(int op)
 {
 	return op == O_PTE_RRND || op == O_PTE_WRND || op == O_PMD_RRND || op == O_PMD_WRND;
+}
+
+/* The same pattern in the other order (a steady-state op). */
+static int op_other_order(int op)
+{
+	return op_rand(op) ? op - 1 : op + 1;	/* the enum pairs them */
 }
 
 /*
@@ -345,7 +357,13 @@ static void settle(int path, int op)
 
 	if (!op_first(op) && entry_size[path] != 1 + op_pmd(op)) {
 		evict(path);
+		/*
+		 * The pages of both orders: the random PTE pattern's pages
+		 * are not the in-order pattern's (the PMD patterns cover the
+		 * same blocks, all of the window).
+		 */
 		fault_window(fd_for(path, op), op, &f);
+		fault_window(fd_for(path, op), op_other_order(op), &f);
 	}
 	entry_size[path] = 1 + op_pmd(op);
 }
@@ -764,10 +782,10 @@ static const char * const filters[] = {
 	"insert_page*", "folio_add_file_rmap*", "__folio_add_file_rmap", "set_pmd_at",
 	"__mark_inode_dirty", "prep_compound_page", "ext4_*", "__ext4_*", "jbd2_*",
 	"__jbd2_*", "dev_dax_*", "__dev_dax_*", "__pte_alloc", "__pmd_alloc",
-	"__pte_offset_map*", "file_update_time", "fault_dirty_shared_page",
+	"__pte_offset_map*", "file_update_time", "fault_dirty_shared_page", "xa_load",
 };
 
-static const int prof_ops[] = { O_PTE_RRND, O_PTE_WRND, O_PMD_RRND, O_PMD_WRND,
+static const int prof_ops[] = { O_PTE_RSEQ, O_PTE_RRND, O_PTE_WRND, O_PMD_RRND, O_PMD_WRND,
 				O_PTE_RFIRST, O_PMD_RFIRST, O_PMD_WFIRST };
 static const int prof_paths[] = { P_RAW, P_FAMFS1, P_EXT4 };
 #define NPOPS ARRAY_SIZE(prof_ops)
