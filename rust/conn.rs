@@ -478,11 +478,12 @@ static HOLDER_OPS: ffi::dax_holder_operations = ffi::dax_holder_operations {
 /// device keeps working), and have the kernel's fs-dax kill path
 /// (`mf_dax_kill_procs()`) signal the processes that map the failed pages
 /// and unmap the pages from them (SIGBUS, BUS_MCEERR_AR to the task that
-/// hit it, BUS_MCEERR_AO to the early-kill ones; a late-kill process keeps
-/// its mapping until it touches the page, as on xfs). The first
-/// error is returned (the memory failure is then recorded as failed, not
-/// recovered): an empty range or one off the device, a kill path that
-/// could not lock an entry, a file that stayed busy.
+/// hit it, BUS_MCEERR_AO to the early-kill ones), then unmap the range
+/// from every other mapping (a late-kill process's next access then fails
+/// on the bad range, where on xfs it would read the failed memory). The
+/// first error is returned (the memory failure is then recorded as failed,
+/// not recovered): an empty range or one off the device, a kill path's
+/// EBUSY (not a DAX mapping), a file that stayed busy.
 ///
 /// # Safety
 ///
@@ -913,8 +914,8 @@ impl Conn {
 
     /// A memory failure of `[offset, offset + len)` on device `dev`: marks
     /// the range bad, then has the kernel signal the processes that map a
-    /// page of it through a file and unmap it from them
-    /// (`mf_dax_kill_procs()`: the task that hit it and the early-kill ones).
+    /// page of it through a file (`mf_dax_kill_procs()`: the task that hit
+    /// it and the early-kill ones) and unmaps the range from every mapping.
     /// Returns the files whose ranges were handed to it, and those that
     /// could not be pinned because they are being evicted (nothing maps
     /// them any more); or the first error: `EINVAL` for an empty range or

@@ -203,11 +203,12 @@ impl InodeRef {
         to_result(unsafe { ffi::fuse_dax_fmap_revoke(self.0.as_ptr()) })
     }
 
-    /// Unmaps the mapped pages of `len` bytes at file offset `offset` (page
-    /// aligned) and signals the processes mapping them
-    /// (`mf_dax_kill_procs()`): for a memory failure there. Its error
-    /// (`EBUSY`: a DAX entry could not be locked) means the processes were
-    /// not signalled.
+    /// Signals the processes mapping the pages of `len` bytes at file
+    /// offset `offset` (page aligned) as `mf_dax_kill_procs()` does (the
+    /// task that hit the failure, the early-kill ones), and unmaps the
+    /// range from every mapping: for a memory failure there, whose range
+    /// the caller recorded bad before. Its error (`EBUSY`: not a DAX
+    /// mapping) means the processes were not signalled.
     pub(crate) fn kill_procs(&self, offset: u64, len: u64, mf_flags: c_int) -> Result {
         // SAFETY: a live fmap-connection inode (type invariant).
         let rc = unsafe { ffi::famfs_rs_mf_kill(self.0.as_ptr(), offset, len, mf_flags) };

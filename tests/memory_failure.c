@@ -33,7 +33,8 @@
  * mapped (a fault that was past ->iomap_begin when the range became bad
  * either mapped before the kill unmapped, or waited for it), and a new
  * fault on it is SIGBUS. With PTE faults (MADV_NOHUGEPAGE) and with PMD
- * faults.
+ * faults. And a late-kill process that maps the page loses the mapping:
+ * its next load is SIGBUS BUS_MCEERR_AR, not a read of failed memory.
  *
  * Every case runs on NVDIMMs and on CXL memory (the fixture variants).
  *
@@ -571,6 +572,74 @@ TEST_F_TIMEOUT(poison, read_faults_racing_the_kill_leave_no_mapping, 180)
 		race_kill(_metadata, &self->m, 0, (size_t)(64 * i + 5) * PG, false);
 	for (i = 1; i < 3; i++)
 		race_kill(_metadata, &self->m, (size_t)i * 2 * MB, (size_t)(64 * i + 7) * PG, true);
+}
+
+/*
+ * A late-kill process maps a page (file r at @off) and waits; the page is
+ * poisoned by its pfn. The kill signals and unmaps only the early-kill
+ * processes; famfs_rs unmaps the failed range from every mapping too, so
+ * that the next access faults and fails on the bad range instead of
+ * reading the failed memory: no signal at the failure, the page no longer
+ * mapped, then SIGBUS BUS_MCEERR_AR at the page on the next load.
+ */
+static void late_kill(struct __test_metadata *_metadata, struct famfs_mount *m, size_t off)
+{
+	struct race *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long long end;
+	char pfn[32];
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, r);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int fd = famfs_open_rw(m, "r");
+		unsigned char *map = fd < 0 ? MAP_FAILED :
+				     mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, off);
+
+		if (map == MAP_FAILED) {
+			FAMFS_WRITE_ONCE(r->err, fd < 0 ? -fd : errno);
+			FAMFS_WRITE_ONCE(r->done, 1);
+			_exit(1);
+		}
+		catch_bus();
+		(void)FAMFS_READ_ONCE(*map);
+		FAMFS_WRITE_ONCE(r->pfn, pfn_of(map));
+		FAMFS_WRITE_ONCE(r->ready, 1);
+		while (!FAMFS_READ_ONCE(r->stop))
+			usleep(1000);
+		FAMFS_WRITE_ONCE(r->bus, FAMFS_READ_ONCE(bus_got));
+		FAMFS_WRITE_ONCE(r->left, pfn_of(map));
+		FAMFS_WRITE_ONCE(r->bus_after, faults(map) && bus_code == BUS_MCEERR_AR &&
+				 bus_addr == (uintptr_t)map);
+		FAMFS_WRITE_ONCE(r->done, 1);
+		_exit(0);
+	}
+	end = famfs_now_ms() + FAMFS_EXIT_TIMEOUT_MS;
+	while (!FAMFS_READ_ONCE(r->ready) && !FAMFS_READ_ONCE(r->done) && famfs_now_ms() < end)
+		usleep(1000);
+	ASSERT_EQ(0, FAMFS_READ_ONCE(r->err)) TH_LOG("child: %s", strerror(r->err));
+	ASSERT_NE(0ULL, FAMFS_READ_ONCE(r->pfn)) TH_LOG("no pfn for the page");
+	snprintf(pfn, sizeof(pfn), "%llu", r->pfn);
+	ASSERT_EQ(0, famfs_write_str(CORRUPT_PFN, pfn)) TH_LOG("cannot inject at pfn %s", pfn);
+	FAMFS_WRITE_ONCE(r->stop, 1);
+	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(1, r->done);
+	EXPECT_EQ(0, r->bus) TH_LOG("a late-kill process got signal %ld at the failure", r->bus);
+	EXPECT_EQ(0ULL, r->left)
+		TH_LOG("pfn %#llx is still mapped in a late-kill process", r->left);
+	EXPECT_EQ(1, r->bus_after)
+		TH_LOG("the next load was not SIGBUS BUS_MCEERR_AR at the page");
+	munmap(r, sizeof(*r));
+}
+
+TEST_F_TIMEOUT(poison, late_kill_mapper_loses_the_page, 120)
+{
+	if (access(CORRUPT_PFN, W_OK))
+		ASSERT_EQ(0, access(CORRUPT_PFN, W_OK)) TH_LOG("no %s", CORRUPT_PFN);
+	/* r[6M, 8M): no other case uses it */
+	late_kill(_metadata, &self->m, 6 * MB + 300 * PG);
 }
 
 TEST_HARNESS_MAIN
