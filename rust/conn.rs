@@ -477,10 +477,11 @@ static HOLDER_OPS: ffi::dax_holder_operations = ffi::dax_holder_operations {
 /// that later faults and I/O of it fail with EHWPOISON (the rest of the
 /// device keeps working), and have the kernel's fs-dax kill path
 /// (`mf_dax_kill_procs()`) signal the processes that map the failed pages
-/// and unmap the pages from them (SIGBUS, BUS_MCEERR_AR to the task that
-/// hit it, BUS_MCEERR_AO to the early-kill ones), then unmap the range
-/// from every other mapping (a late-kill process's next access then fails
-/// on the bad range, where on xfs it would read the failed memory). The
+/// (SIGBUS, BUS_MCEERR_AR to the task that hit it, BUS_MCEERR_AO to the
+/// early-kill ones) and unmap the pages if it signalled one, then unmap
+/// the range from every mapping in any case (a late-kill process's next
+/// access then fails on the bad range, where on xfs it could read the
+/// failed memory). The
 /// first error is returned (the memory failure is then recorded as failed,
 /// not recovered): an empty range or one off the device, a kill path's
 /// EBUSY (not a DAX mapping), a file that stayed busy.

@@ -277,16 +277,16 @@ void famfs_rs_mapping_set_dax_stable(struct inode *inode)
  * @len: bytes in the range
  * @mf_flags: the flags notify_failure() got
  *
- * Signals the processes that map pages of the range and unmaps the pages
- * from them (mf_dax_kill_procs(): the task that hit the failure and the
- * early-kill ones), then unmaps the range from every other mapping too:
- * a late-kill process's next access then faults and fails on the bad
- * range the caller recorded before (SIGBUS, BUS_MCEERR_AR), instead of
- * reading the failed memory. mf_dax_kill_procs() takes the mapping's
- * invalidate_lock (patch 0012: read faults of the file do not lock the
- * DAX entry they map), so no fault that started before the range was
- * recorded is still mapping it once it returns: the caller holds no lock
- * of the inode.
+ * Signals the processes that map pages of the range (mf_dax_kill_procs():
+ * the task that hit the failure and the early-kill ones), which unmaps the
+ * pages from every mapping only if it signalled one; then unmaps the range
+ * from every mapping in any case, so that a late-kill process's next
+ * access faults and fails on the bad range the caller recorded before
+ * (SIGBUS, BUS_MCEERR_AR) instead of reading the failed memory.
+ * mf_dax_kill_procs() takes the mapping's invalidate_lock (patch 0012:
+ * read faults of the file do not lock the DAX entry they map), so no fault
+ * that started before the range was recorded is still mapping it once it
+ * returns: the caller holds no lock of the inode.
  *
  * Return: 0, or mf_dax_kill_procs()'s -EBUSY (not a DAX mapping).
  */

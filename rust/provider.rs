@@ -206,8 +206,8 @@ impl InodeRef {
     /// Signals the processes mapping the pages of `len` bytes at file
     /// offset `offset` (page aligned) as `mf_dax_kill_procs()` does (the
     /// task that hit the failure, the early-kill ones), and unmaps the
-    /// range from every mapping: for a memory failure there, whose range
-    /// the caller recorded bad before. Its error (`EBUSY`: not a DAX
+    /// range from every mapping, signalled or not: for a memory failure
+    /// there, whose range the caller recorded bad before. Its error (`EBUSY`: not a DAX
     /// mapping) means the processes were not signalled.
     pub(crate) fn kill_procs(&self, offset: u64, len: u64, mf_flags: c_int) -> Result {
         // SAFETY: a live fmap-connection inode (type invariant).

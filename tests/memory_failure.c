@@ -26,15 +26,18 @@
  *
  * Read faults racing the kill: a process re-faults one page of a file in a
  * loop (MADV_DONTNEED, then a read) while the page is poisoned by its pfn;
- * it asked for early kill, so the kill unmaps the page from it.
+ * it asked for early kill, so that the kill collects it whenever it maps
+ * the page.
  * Read faults on such a file may map the DAX entry without locking it
  * (patches/0012); the kill takes the file's invalidate_lock to exclude
  * them. What is asserted: once the injection returned, the page is not
  * mapped (a fault that was past ->iomap_begin when the range became bad
  * either mapped before the kill unmapped, or waited for it), and a new
  * fault on it is SIGBUS. With PTE faults (MADV_NOHUGEPAGE) and with PMD
- * faults. And a late-kill process that maps the page loses the mapping:
- * its next load is SIGBUS BUS_MCEERR_AR, not a read of failed memory.
+ * faults. And a late-kill process that maps the page, when no process is
+ * collected (the kernel's kill then unmaps nothing), loses the mapping all
+ * the same: its next load is SIGBUS BUS_MCEERR_AR, not a read of failed
+ * memory.
  *
  * Every case runs on NVDIMMs and on CXL memory (the fixture variants).
  *
@@ -47,6 +50,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
@@ -472,6 +476,14 @@ TEST_F_TIMEOUT(poison, interleaved_file_loses_only_the_page_in_one_strip, 120)
 	}
 }
 
+static long minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
 /* What the faulting process of a race saw, in memory it shares. */
 struct race {
 	unsigned long long pfn;	/* of the page, published after its first fault */
@@ -510,21 +522,37 @@ static void race_kill(struct __test_metadata *_metadata, struct famfs_mount *m,
 			FAMFS_WRITE_ONCE(r->done, 1);
 			_exit(1);
 		}
+		long long until = famfs_now_ms() + 3 * FAMFS_EXIT_TIMEOUT_MS;
+
 		p = map + poff;
 		catch_bus();
 		/*
-		 * Early kill: fs-dax's kill unmaps the page from the processes
-		 * it signals, and without it only from the one that hit it.
+		 * Early kill: fs-dax's kill unmaps the page (from every
+		 * mapping) only if it collects a process that maps it, the
+		 * one that hit the failure or an early-kill one. Gone with
+		 * the test if it fails.
 		 */
-		if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0)) {
+		if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0) ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL)) {
 			FAMFS_WRITE_ONCE(r->err, errno);
 			FAMFS_WRITE_ONCE(r->done, 1);
 			_exit(1);
 		}
 		(void)FAMFS_READ_ONCE(*p);
 		FAMFS_WRITE_ONCE(r->pfn, pfn_of(p));
+		/* PMD rounds: the 2 MiB are one PMD mapping, no fault here */
+		if (huge) {
+			long before = minflt();
+
+			(void)FAMFS_READ_ONCE(map[(poff + PG) % (2 * MB)]);
+			if (minflt() != before) {
+				FAMFS_WRITE_ONCE(r->err, EXDEV);
+				FAMFS_WRITE_ONCE(r->done, 1);
+				_exit(1);
+			}
+		}
 		FAMFS_WRITE_ONCE(r->ready, 1);
-		while (!FAMFS_READ_ONCE(r->stop)) {
+		while (!FAMFS_READ_ONCE(r->stop) && famfs_now_ms() < until) {
 			if (sigsetjmp(bus_jmp, 1) == 0) {
 				FAMFS_WRITE_ONCE(bus_jump, 1);
 				madvise(map + (huge ? 0 : poff), drop, MADV_DONTNEED);
@@ -545,7 +573,8 @@ static void race_kill(struct __test_metadata *_metadata, struct famfs_mount *m,
 	while ((!FAMFS_READ_ONCE(r->ready) || FAMFS_READ_ONCE(r->faults) < 200) &&
 	       !FAMFS_READ_ONCE(r->done) && famfs_now_ms() < end)
 		usleep(1000);
-	ASSERT_EQ(0, FAMFS_READ_ONCE(r->err)) TH_LOG("child: %s", strerror(r->err));
+	ASSERT_EQ(0, FAMFS_READ_ONCE(r->err))
+		TH_LOG("child: %s", r->err == EXDEV ? "not a PMD mapping" : strerror(r->err));
 	ASSERT_NE(0ULL, FAMFS_READ_ONCE(r->pfn)) TH_LOG("no pfn for the page");
 	ASSERT_LE(200, FAMFS_READ_ONCE(r->faults)) TH_LOG("the fault loop did not run");
 	snprintf(pfn, sizeof(pfn), "%llu", r->pfn);
@@ -576,11 +605,13 @@ TEST_F_TIMEOUT(poison, read_faults_racing_the_kill_leave_no_mapping, 180)
 
 /*
  * A late-kill process maps a page (file r at @off) and waits; the page is
- * poisoned by its pfn. The kill signals and unmaps only the early-kill
- * processes; famfs_rs unmaps the failed range from every mapping too, so
- * that the next access faults and fails on the bad range instead of
- * reading the failed memory: no signal at the failure, the page no longer
- * mapped, then SIGBUS BUS_MCEERR_AR at the page on the next load.
+ * poisoned by its pfn from the parent, which does not map it. The kill
+ * collects no process (the injector does not map the page, the mapper is
+ * late-kill), and then unmaps nothing; famfs_rs unmaps the failed range
+ * from every mapping all the same, so that the next access faults and
+ * fails on the bad range instead of reading the failed memory: no signal
+ * at the failure, the page no longer mapped, then SIGBUS BUS_MCEERR_AR at
+ * the page on the next load.
  */
 static void late_kill(struct __test_metadata *_metadata, struct famfs_mount *m, size_t off)
 {
@@ -603,11 +634,20 @@ static void late_kill(struct __test_metadata *_metadata, struct famfs_mount *m, 
 			FAMFS_WRITE_ONCE(r->done, 1);
 			_exit(1);
 		}
+		long long until = famfs_now_ms() + 3 * FAMFS_EXIT_TIMEOUT_MS;
+
 		catch_bus();
+		/* late kill, whatever vm.memory_failure_early_kill says */
+		if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_LATE, 0, 0) ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL)) {
+			FAMFS_WRITE_ONCE(r->err, errno);
+			FAMFS_WRITE_ONCE(r->done, 1);
+			_exit(1);
+		}
 		(void)FAMFS_READ_ONCE(*map);
 		FAMFS_WRITE_ONCE(r->pfn, pfn_of(map));
 		FAMFS_WRITE_ONCE(r->ready, 1);
-		while (!FAMFS_READ_ONCE(r->stop))
+		while (!FAMFS_READ_ONCE(r->stop) && famfs_now_ms() < until)
 			usleep(1000);
 		FAMFS_WRITE_ONCE(r->bus, FAMFS_READ_ONCE(bus_got));
 		FAMFS_WRITE_ONCE(r->left, pfn_of(map));
