@@ -492,6 +492,22 @@ struct race {
 	int stop, ready, done, bus_after, err;
 };
 
+/* A race child that cannot start: says why, and exits. */
+static void race_child_fail(struct race *r, int err)
+{
+	FAMFS_WRITE_ONCE(r->err, err);
+	FAMFS_WRITE_ONCE(r->done, 1);
+	_exit(1);
+}
+
+/* A race child's signal settings: @mode of PR_MCE_KILL, dying with the test. */
+static void race_child_prctl(struct race *r, unsigned long mode)
+{
+	if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, mode, 0, 0) ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL))
+		race_child_fail(r, errno);
+}
+
 /*
  * A child maps the 2 MiB of file r at @chunk, faults the page @poff of it
  * in a loop; the parent poisons that page by its pfn meanwhile, then stops
@@ -517,11 +533,8 @@ static void race_kill(struct __test_metadata *_metadata, struct famfs_mount *m,
 
 		map = fd < 0 ? MAP_FAILED :
 		      mmap(NULL, 2 * MB, PROT_READ, MAP_SHARED, fd, chunk);
-		if (map == MAP_FAILED || (!huge && madvise(map, 2 * MB, MADV_NOHUGEPAGE))) {
-			FAMFS_WRITE_ONCE(r->err, fd < 0 ? -fd : errno);
-			FAMFS_WRITE_ONCE(r->done, 1);
-			_exit(1);
-		}
+		if (map == MAP_FAILED || (!huge && madvise(map, 2 * MB, MADV_NOHUGEPAGE)))
+			race_child_fail(r, fd < 0 ? -fd : errno);
 		long long until = famfs_now_ms() + 3 * FAMFS_EXIT_TIMEOUT_MS;
 
 		p = map + poff;
@@ -532,12 +545,7 @@ static void race_kill(struct __test_metadata *_metadata, struct famfs_mount *m,
 		 * one that hit the failure or an early-kill one. Gone with
 		 * the test if it fails.
 		 */
-		if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0) ||
-		    prctl(PR_SET_PDEATHSIG, SIGKILL)) {
-			FAMFS_WRITE_ONCE(r->err, errno);
-			FAMFS_WRITE_ONCE(r->done, 1);
-			_exit(1);
-		}
+		race_child_prctl(r, PR_MCE_KILL_EARLY);
 		(void)FAMFS_READ_ONCE(*p);
 		FAMFS_WRITE_ONCE(r->pfn, pfn_of(p));
 		/* PMD rounds: the 2 MiB are one PMD mapping, no fault here */
@@ -545,11 +553,8 @@ static void race_kill(struct __test_metadata *_metadata, struct famfs_mount *m,
 			long before = minflt();
 
 			(void)FAMFS_READ_ONCE(map[(poff + PG) % (2 * MB)]);
-			if (minflt() != before) {
-				FAMFS_WRITE_ONCE(r->err, EXDEV);
-				FAMFS_WRITE_ONCE(r->done, 1);
-				_exit(1);
-			}
+			if (minflt() != before)
+				race_child_fail(r, EXDEV);
 		}
 		FAMFS_WRITE_ONCE(r->ready, 1);
 		while (!FAMFS_READ_ONCE(r->stop) && famfs_now_ms() < until) {
@@ -629,21 +634,13 @@ static void late_kill(struct __test_metadata *_metadata, struct famfs_mount *m, 
 		unsigned char *map = fd < 0 ? MAP_FAILED :
 				     mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, off);
 
-		if (map == MAP_FAILED) {
-			FAMFS_WRITE_ONCE(r->err, fd < 0 ? -fd : errno);
-			FAMFS_WRITE_ONCE(r->done, 1);
-			_exit(1);
-		}
+		if (map == MAP_FAILED)
+			race_child_fail(r, fd < 0 ? -fd : errno);
 		long long until = famfs_now_ms() + 3 * FAMFS_EXIT_TIMEOUT_MS;
 
 		catch_bus();
 		/* late kill, whatever vm.memory_failure_early_kill says */
-		if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_LATE, 0, 0) ||
-		    prctl(PR_SET_PDEATHSIG, SIGKILL)) {
-			FAMFS_WRITE_ONCE(r->err, errno);
-			FAMFS_WRITE_ONCE(r->done, 1);
-			_exit(1);
-		}
+		race_child_prctl(r, PR_MCE_KILL_LATE);
 		(void)FAMFS_READ_ONCE(*map);
 		FAMFS_WRITE_ONCE(r->pfn, pfn_of(map));
 		FAMFS_WRITE_ONCE(r->ready, 1);
