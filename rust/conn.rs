@@ -481,10 +481,10 @@ static HOLDER_OPS: ffi::dax_holder_operations = ffi::dax_holder_operations {
 /// early-kill ones) and unmap the pages if it signalled one, then unmap
 /// the range from every mapping in any case (a late-kill process's next
 /// access then fails on the bad range, where on xfs it could read the
-/// failed memory). The
-/// first error is returned (the memory failure is then recorded as failed,
-/// not recovered): an empty range or one off the device, a kill path's
-/// EBUSY (not a DAX mapping), a file that stayed busy.
+/// failed memory). The first error is returned (the memory failure is
+/// then recorded as failed, not recovered): an empty range or one off the
+/// device, a kill path's EBUSY (not a DAX mapping), a file that stayed
+/// busy.
 ///
 /// # Safety
 ///

@@ -207,8 +207,8 @@ impl InodeRef {
     /// offset `offset` (page aligned) as `mf_dax_kill_procs()` does (the
     /// task that hit the failure, the early-kill ones), and unmaps the
     /// range from every mapping, signalled or not: for a memory failure
-    /// there, whose range the caller recorded bad before. Its error (`EBUSY`: not a DAX
-    /// mapping) means the processes were not signalled.
+    /// there, whose range the caller recorded bad before. Its error
+    /// (`EBUSY`: not a DAX mapping) means the processes were not signalled.
     pub(crate) fn kill_procs(&self, offset: u64, len: u64, mf_flags: c_int) -> Result {
         // SAFETY: a live fmap-connection inode (type invariant).
         let rc = unsafe { ffi::famfs_rs_mf_kill(self.0.as_ptr(), offset, len, mf_flags) };
