@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -143,6 +145,30 @@ static inline long long famfs_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* The minor faults this process has taken so far. */
+static inline long famfs_minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* The pfn mapped at p (root reads pagemap pfns), or 0 if none. */
+static inline unsigned long long famfs_pfn_of(const void *p)
+{
+	unsigned long long e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	long pg = sysconf(_SC_PAGESIZE);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, ((uintptr_t)p / pg) * 8) != 8)
+		e = 0;
+	close(fd);
+	return (e & (1ULL << 63)) ? (e & ((1ULL << 55) - 1)) : 0;
 }
 
 /* Wait up to ms for child pid to exit: 0 and its wait status, or -ETIMEDOUT. */

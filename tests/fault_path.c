@@ -19,7 +19,6 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <linux/fuse.h>
 #include "famfs_test.h"
@@ -332,24 +331,16 @@ TEST_F(fp, fmap_fetched_once_per_inode)
 	EXPECT_EQ(1ULL, famfs_load(&self->m.st->daxdev[1]));
 }
 
-static long minflt(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
-
 /* Touch every page of [p, p + len); return the minor faults it took. */
 static long touch_faults(const unsigned long long *p, unsigned long long len,
 			 unsigned long long *sum)
 {
-	long before = minflt();
+	long before = famfs_minflt();
 	unsigned long long o;
 
 	for (o = 0; o < len; o += PAGE)
 		*sum += __atomic_load_n(&p[o / 8], __ATOMIC_RELAXED);
-	return minflt() - before;
+	return famfs_minflt() - before;
 }
 
 /*

@@ -13,27 +13,18 @@
  */
 #include <limits.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
 #define MIB (1024UL * 1024)
 
-static long minflt(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
-
 /* The minor faults one store to *p costs. */
 static long store_faults(unsigned char *p, unsigned char v)
 {
-	long before = minflt();
+	long before = famfs_minflt();
 
 	FAMFS_WRITE_ONCE(*p, v);
-	return minflt() - before;
+	return famfs_minflt() - before;
 }
 
 enum sync_how { SYNC_FSYNC, SYNC_FDATASYNC, SYNC_MSYNC };

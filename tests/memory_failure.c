@@ -50,7 +50,6 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include "famfs_test.h"
 #include "kselftest_harness.h"
 
@@ -130,20 +129,6 @@ static void wait_byte(int fd)
 		_exit(4);
 }
 
-/* The pfn of the page at p (root reads pagemap pfns), or 0. */
-static unsigned long long pfn_of(void *p)
-{
-	unsigned long long e = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &e, 8, ((uintptr_t)p / PG) * 8) != 8)
-		e = 0;
-	close(fd);
-	return (e & (1ULL << 63)) ? (e & ((1ULL << 55) - 1)) : 0;
-}
-
 /*
  * A child: maps its range, writes its pattern, says ready (and, for an
  * injected victim, its page's pfn), waits for the word, then the victim
@@ -188,7 +173,7 @@ static pid_t start_role(const struct famfs_mount *m, const struct role *r, bool 
 	memcpy(map, want, r->len);
 	s.want = (uintptr_t)map + r->poff;
 	if (victim && how == BY_INJECT) {
-		unsigned long long pfn = pfn_of(map + r->poff);
+		unsigned long long pfn = famfs_pfn_of(map + r->poff);
 
 		if (write(up[1], &pfn, 8) != 8)
 			_exit(5);
@@ -476,14 +461,6 @@ TEST_F_TIMEOUT(poison, interleaved_file_loses_only_the_page_in_one_strip, 120)
 	}
 }
 
-static long minflt(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
-
 /* What the faulting process of a race saw, in memory it shares. */
 struct race {
 	unsigned long long pfn;	/* of the page, published after its first fault */
@@ -547,13 +524,13 @@ static void race_kill(struct __test_metadata *_metadata, struct famfs_mount *m,
 		 */
 		race_child_prctl(r, PR_MCE_KILL_EARLY);
 		(void)FAMFS_READ_ONCE(*p);
-		FAMFS_WRITE_ONCE(r->pfn, pfn_of(p));
+		FAMFS_WRITE_ONCE(r->pfn, famfs_pfn_of(p));
 		/* PMD rounds: the 2 MiB are one PMD mapping, no fault here */
 		if (huge) {
-			long before = minflt();
+			long before = famfs_minflt();
 
 			(void)FAMFS_READ_ONCE(map[(poff + PG) % (2 * MB)]);
-			if (minflt() != before)
+			if (famfs_minflt() != before)
 				race_child_fail(r, EXDEV);
 		}
 		FAMFS_WRITE_ONCE(r->ready, 1);
@@ -569,7 +546,7 @@ static void race_kill(struct __test_metadata *_metadata, struct famfs_mount *m,
 			FAMFS_WRITE_ONCE(bus_jump, 0);
 		}
 		/* No fault since the stop: what is mapped now, a fault made. */
-		FAMFS_WRITE_ONCE(r->left, pfn_of(p));
+		FAMFS_WRITE_ONCE(r->left, famfs_pfn_of(p));
 		FAMFS_WRITE_ONCE(r->bus_after, faults(p));
 		FAMFS_WRITE_ONCE(r->done, 1);
 		_exit(0);
@@ -642,12 +619,12 @@ static void late_kill(struct __test_metadata *_metadata, struct famfs_mount *m, 
 		/* late kill, whatever vm.memory_failure_early_kill says */
 		race_child_prctl(r, PR_MCE_KILL_LATE);
 		(void)FAMFS_READ_ONCE(*map);
-		FAMFS_WRITE_ONCE(r->pfn, pfn_of(map));
+		FAMFS_WRITE_ONCE(r->pfn, famfs_pfn_of(map));
 		FAMFS_WRITE_ONCE(r->ready, 1);
 		while (!FAMFS_READ_ONCE(r->stop) && famfs_now_ms() < until)
 			usleep(1000);
 		FAMFS_WRITE_ONCE(r->bus, FAMFS_READ_ONCE(bus_got));
-		FAMFS_WRITE_ONCE(r->left, pfn_of(map));
+		FAMFS_WRITE_ONCE(r->left, famfs_pfn_of(map));
 		FAMFS_WRITE_ONCE(r->bus_after, faults(map) && bus_code == BUS_MCEERR_AR &&
 				 bus_addr == (uintptr_t)map);
 		FAMFS_WRITE_ONCE(r->done, 1);
