@@ -184,8 +184,9 @@ append="$append ${VM_APPEND:-}"
 # -cpu qemu64,hypervisor=off: committing a CXL region needs the CPU cache
 # invalidation of cpu_cache_invalidate_memregion(), which the kernel
 # refuses under a hypervisor (X86_FEATURE_HYPERVISOR): ENXIO and a WARN.
+# pdpe1gb=on: 1 GiB pages, which PUD mappings need (tests/pud_fault.c).
 # sn= on the type-3 devices: a CXL pmem region needs a serial number.
-qemu=("$qemu_bin" "${qemu_data[@]}" -accel tcg -cpu qemu64,hypervisor=off
+qemu=("$qemu_bin" "${qemu_data[@]}" -accel tcg -cpu qemu64,hypervisor=off,pdpe1gb=on
 	-smp "${VM_SMP:-2}" -nographic -no-reboot -nic none ${VM_NAME:+-name "$VM_NAME"}
 	-M q35,cxl=on,nvdimm=on -m 4G,slots=8,maxmem=24G
 	-kernel "$KERNEL" -initrd "$work/initramfs.cpio.gz" -append "$append"

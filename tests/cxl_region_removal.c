@@ -11,8 +11,10 @@
  *
  * - the unbind completes with a file on the region mapped and faulted in
  *   (its second 2 MiB with MADV_NOHUGEPAGE, so by PTEs; the first may get
- *   a PMD, which the test does not check);
- *   that mapping raises SIGBUS, read() and write() fail with ENXIO, a file
+ *   a PMD, which the test does not check), and a GiB of another file
+ *   mapped by one PUD (patches/0014: the file on the region's first 1 GiB
+ *   boundary of physical memory, mapped at a 1 GiB-aligned address);
+ *   those mappings raise SIGBUS, read() and write() fail with ENXIO, a file
  *   on the region never opened fails to open with ENXIO, and a file on
  *   another device (an NVDIMM) keeps working;
  * - decommit and delete work with the mount still up;
@@ -41,6 +43,7 @@
 #include "kselftest_harness.h"
 
 #define MIB (1024UL * 1024)
+#define GIB (1024 * MIB)
 #define REGION "region4"
 #define DEV "dax4.0"
 #define CXL "/sys/bus/cxl/devices"
@@ -149,29 +152,43 @@ FIXTURE(region) {
 	struct famfs_mount m1, m2;
 	char manifest[64];
 	char dec[64];		/* the root decoder of the region */
+	void *resv;		/* 2 GiB of address space for g's GiB */
 };
 
 FIXTURE_SETUP(region)
 {
-	char drv[64];
+	char drv[64], buf[64];
+	unsigned long long base, off;
 
+	self->resv = MAP_FAILED;
 	ASSERT_TRUE(module_loaded("famfs_rs"));
 	ASSERT_TRUE(region_there());
 	ASSERT_EQ(0, root_decoder(self->dec, sizeof(self->dec)));
 	famfs_dax_driver(DEV, drv, sizeof(drv));
 	ASSERT_STREQ("fsdev_dax", drv);
 	snprintf(self->manifest, sizeof(self->manifest), "/tmp/cxl-region.manifest");
-	/* r and s on the CXL RAM region, k on the first NVDIMM */
-	ASSERT_EQ(0, famfs_write_manifest(self->manifest, "%s",
+	/* g's GiB: from the region's first 1 GiB boundary, below r and s */
+	ASSERT_LT(0, read_file("/sys/bus/dax/devices/" DEV "/resource", buf, sizeof(buf)));
+	base = strtoull(buf, NULL, 0);
+	off = (GIB - base % GIB) % GIB;
+	ASSERT_LE(off + GIB, 1300 * MIB) TH_LOG(DEV " at %#llx", base);
+	/* r, s and g on the CXL RAM region, k on the first NVDIMM */
+	ASSERT_EQ(0, famfs_write_manifest(self->manifest,
 					  "daxdev 0 /dev/" DEV "\ndaxdev 1 /dev/dax1.0\n"
-					  "file r 4M simple 0:300M:4M\n"
-					  "file s 2M simple 0:310M:2M\n"
-					  "file k 2M simple 1:230M:2M\n"));
+					  "file r 4M simple 0:1300M:4M\n"
+					  "file s 2M simple 0:1310M:2M\n"
+					  "file k 2M simple 1:230M:2M\n"
+					  "file g 1024M simple 0:%lluM:1024M\n", off / MIB));
+	self->resv = mmap(NULL, 2 * GIB, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->resv);
 	ASSERT_EQ(0, famfs_mount_start(&self->m1, self->manifest, NULL, true, NULL));
 }
 
 FIXTURE_TEARDOWN(region)
 {
+	if (self->resv != MAP_FAILED)
+		munmap(self->resv, 2 * GIB);
 	famfs_mount_stop(&self->m2, NULL);
 	famfs_mount_stop(&self->m1, NULL);
 	unlink(self->manifest);
@@ -183,10 +200,11 @@ FIXTURE_TEARDOWN(region)
 /* at most about 5 minutes of waits: 60 s unbind and remake, 30 s steps */
 TEST_F_TIMEOUT(region, removed_under_a_mapping_and_made_again, 400)
 {
-	unsigned char *r, *k, b = 0;
+	unsigned char *r, *k, *g, b = 0;
 	char path[PATH_MAX], drv[64];
-	int fr, fk, fd;
+	int fr, fk, fg, fd;
 	struct stat st;
+	long flt;
 
 	fr = famfs_open_rw(&self->m1, "r");
 	ASSERT_GE(fr, 0);
@@ -201,6 +219,14 @@ TEST_F_TIMEOUT(region, removed_under_a_mapping_and_made_again, 400)
 	r[0] = 0xa1;
 	r[2 * MIB + 5] = 0xa2;
 	k[7] = 0xb1;
+	fg = famfs_open_rw(&self->m1, "g");
+	ASSERT_GE(fg, 0);
+	g = (unsigned char *)(((uintptr_t)self->resv + GIB - 1) & ~(uintptr_t)(GIB - 1));
+	ASSERT_EQ(g, mmap(g, GIB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fg, 0));
+	flt = famfs_minflt();
+	FAMFS_WRITE_ONCE(g[5 * MIB + 8], 0xc1);
+	FAMFS_WRITE_ONCE(g[GIB - 9], 0xc2);
+	ASSERT_EQ(1, famfs_minflt() - flt) TH_LOG("g's GiB is not one PUD mapping");
 
 	/* the event: the region leaves its driver, its dax device goes */
 	ASSERT_EQ(0, write_in_child("/sys/bus/cxl/drivers/cxl_region/unbind", REGION,
@@ -210,6 +236,9 @@ TEST_F_TIMEOUT(region, removed_under_a_mapping_and_made_again, 400)
 	/* r's mapping is gone: SIGBUS, not the bytes */
 	EXPECT_EQ(-EFAULT, famfs_map_copy(&b, r, 1));
 	EXPECT_EQ(-EFAULT, famfs_map_copy(&b, r + 2 * MIB + 5, 1));
+	EXPECT_EQ(-EFAULT, famfs_map_copy(&b, g + 5 * MIB + 8, 1));
+	EXPECT_EQ(-EFAULT, famfs_map_copy(&b, g + GIB - 9, 1));
+	EXPECT_EQ(0, munmap(g, GIB));
 	errno = 0;
 	EXPECT_EQ(-1, pread(fr, &b, 1, 0));
 	EXPECT_EQ(ENXIO, errno);
@@ -252,10 +281,21 @@ TEST_F_TIMEOUT(region, removed_under_a_mapping_and_made_again, 400)
 	EXPECT_EQ(0xa1, b);
 	EXPECT_EQ(1, pread(fd, &b, 1, 2 * MIB + 5));
 	EXPECT_EQ(0xa2, b);
+	EXPECT_EQ(0, close(fd));
+	fd = famfs_open_rw(&self->m2, "g");
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(1, pread(fd, &b, 1, 5 * MIB + 8));
+	EXPECT_EQ(0xc1, b);
+	EXPECT_EQ(1, pread(fd, &b, 1, GIB - 9));
+	EXPECT_EQ(0xc2, b);
+	EXPECT_EQ(0, close(fd));
+	fd = famfs_open_rw(&self->m2, "r");
+	ASSERT_GE(fd, 0);
 	b = 0xd1;
 	EXPECT_EQ(1, pwrite(fd, &b, 1, 0));
 
 	/* the first mount goes; the second keeps its device */
+	EXPECT_EQ(0, close(fg));
 	EXPECT_EQ(0, close(fr));
 	EXPECT_EQ(0, munmap(k, 2 * MIB));
 	EXPECT_EQ(0, close(fk));
