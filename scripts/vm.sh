@@ -100,13 +100,16 @@ CXL_WINDOW=4G
 # each of its own size so the guest tells them apart (a namespace is its
 # daxdev plus 2 MiB): B1 famfs files, B2 the second interleave strip, B3
 # raw device_dax with 2 MiB alignment (PMD floor), B4 raw device_dax with
-# 4 KiB alignment (PTE floor), B5 fsdax pmem for ext4 -o dax.
-BENCH_MIB=(6146 1026 1028 1030 1536)
-BENCH_MODES=(fsdev2m fsdev2m devdax2m devdax4k fsdax)
-# and a 4 GiB volatile CXL device, which tests/guest/bench.sh splits into
-# a 2 GiB fsdev_dax device for famfs and two raw 1 GiB device_dax ones.
+# 4 KiB alignment (PTE floor), B5 fsdax pmem for ext4 -o dax, B6 raw
+# device_dax with 1 GiB alignment (PUD floor: its data starts at the
+# first 1 GiB boundary past the info block, so 2 GiB give one GiB).
+BENCH_MIB=(6146 1026 1028 1030 1536 2052)
+BENCH_MODES=(fsdev2m fsdev2m devdax2m devdax4k fsdax devdax1g)
+# and a 6 GiB volatile CXL device, which tests/guest/bench.sh splits into
+# a 2 GiB fsdev_dax device for famfs and three raw 1 GiB device_dax ones
+# (the third on a 1 GiB boundary, in the last 2 GiB).
 if [ "${VM_BENCH:-0}" = 1 ]; then
-	CXL_RAM_BYTES=$((4 << 30))
+	CXL_RAM_BYTES=$((6 << 30))
 	CXL_WINDOW=8G
 fi
 

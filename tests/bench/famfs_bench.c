@@ -19,10 +19,12 @@
  *   B2  1 GiB fsdev_dax     famfs: strip 1, the open() benchmark's files
  *   R2M 1 GiB device_dax    the raw device, 2 MiB alignment (PMD floor)
  *   R4K 1 GiB device_dax    the raw device, 4 KiB alignment (PTE floor)
+ *   R1G 1 GiB device_dax    the raw device, 1 GiB alignment (PUD floor)
  *   ext4 on /mnt/ext4       ext4 -o dax on an fsdax pmem namespace
  *   C   2 GiB fsdev_dax     famfs on CXL memory: a 1-extent file
  *   C2M 1 GiB device_dax    the raw CXL memory, 2 MiB alignment
  *   C4K 1 GiB device_dax    the raw CXL memory, 4 KiB alignment
+ *   C1G 1 GiB device_dax    the raw CXL memory, 1 GiB alignment
  *
  * Every path maps a 1 GiB window (the file's first GiB; the 2048-extent
  * file is 4 GiB). Per repetition (the first, a warm-up, is not counted)
@@ -38,6 +40,11 @@
  * (one per page or block), and after a PMD pass's timing the next page of
  * every block is loaded: a block that the path mapped with PTEs takes a
  * fault there, and its figure is marked "!" (reported, not hidden).
+ * PUD faults (raw, famfs-1ext and the two CXL paths, whose files sit on
+ * a 1 GiB boundary of physical memory): the window mapped at a 1 GiB
+ * boundary and one word touched, PUD_PASSES times (PUD_FIRST_PASSES for
+ * first touch), one fault each; a load 2 MiB further on then faults if
+ * the window was not mapped by one PUD ("!" again).
  * read()/write() through the file (dax_iomap_rw) in 1 MiB calls, against
  * memcpy() from and to a populated raw mapping. open() of a file never
  * opened on this connection, of one opened before, and on a plain fuse
@@ -63,6 +70,8 @@
 #define NPTE 8192
 #define NPMD ((int)(WINDOW / PMD_SIZE_))
 #define PMD_PASSES 4
+#define PUD_PASSES 64
+#define PUD_FIRST_PASSES 8
 #define MANY_EXTENTS 2048
 #define RW_BYTES (256 * MIB)
 /*
@@ -98,6 +107,7 @@ enum {
 	O_PTE_RSEQ, O_PTE_RRND, O_PTE_WSEQ, O_PTE_WRND,
 	O_PMD_RSEQ, O_PMD_RRND, O_PMD_WSEQ, O_PMD_WRND,
 	O_PTE_RFIRST, O_PMD_RFIRST, O_PMD_WFIRST,
+	O_PUD_READ, O_PUD_WRITE, O_PUD_RFIRST,
 	O_READ, O_WRITE, NOPS
 };
 
@@ -109,6 +119,7 @@ static const char * const op_names[NOPS] = {
 	"pte-read-seq", "pte-read-rand", "pte-write-seq", "pte-write-rand",
 	"pmd-read-seq", "pmd-read-rand", "pmd-write-seq", "pmd-write-rand",
 	"pte-read-first", "pmd-read-first", "pmd-write-first",
+	"pud-read", "pud-write", "pud-read-first",
 	"read-MiB/s", "write-MiB/s",
 };
 
@@ -118,10 +129,18 @@ static bool op_pmd(int op)
 	       op == O_PMD_WFIRST;
 }
 
+static bool op_pud(int op)
+{
+	return op >= O_PUD_READ && op <= O_PUD_RFIRST;
+}
+
+/* Whether @path has a file (or device) a PUD can map. */
+static bool pud_path(int path);
+
 static bool op_write(int op)
 {
 	return op == O_PTE_WSEQ || op == O_PTE_WRND || op == O_PMD_WSEQ || op == O_PMD_WRND ||
-	       op == O_PMD_WFIRST;
+	       op == O_PMD_WFIRST || op == O_PUD_WRITE;
 }
 
 static bool op_rand(int op)
@@ -142,23 +161,33 @@ static int op_other_order(int op)
  */
 static bool op_first(int op)
 {
-	return op >= O_PTE_RFIRST && op <= O_PMD_WFIRST;
+	return (op >= O_PTE_RFIRST && op <= O_PMD_WFIRST) || op == O_PUD_RFIRST;
+}
+
+/* The windows a fault pass maps and touches. */
+static int op_passes(int op)
+{
+	if (op_pud(op))
+		return op_first(op) ? PUD_FIRST_PASSES : PUD_PASSES;
+	return op_pmd(op) ? PMD_PASSES : 1;
 }
 
 struct sample {
 	double v[MAX_REPS];
 	int n;
 	long long minflt;	/* of the last pass */
-	long long pte_faults;	/* of a PMD pass: see fault_window() */
+	long long pte_faults;	/* of a PMD or PUD pass: see fault_window() */
 };
 
 static struct sample res[NPATHS][NOPS];
 static int reps = 11;
 static FILE *out;
 
-static char b1[32], b2[32], r2m[32], r4k[32], c1[32], c2m[32], c4k[32];
+static char b1[32], b2[32], r2m[32], r4k[32], r1g[32], c1[32], c2m[32], c4k[32], c1g[32];
 static struct famfs_mount fam;
-static int fds[NPATHS], raw2m_fd, raw4k_fd, cxl2m_fd, cxl4k_fd;
+static int fds[NPATHS], raw2m_fd, raw4k_fd, raw1g_fd, cxl2m_fd, cxl4k_fd, cxl1g_fd;
+/* the device offsets of the files "one" and "cxl": on a 1 GiB boundary */
+static unsigned long long one_off, cxl_off;
 static unsigned int pte_seq[NPTE], pte_rnd[NPTE], pmd_seq[NPMD], pmd_rnd[NPMD];
 static unsigned char *rwbuf;
 
@@ -228,30 +257,59 @@ static void find_devices(void)
 			snprintf(r2m, sizeof(r2m), "%s", name);
 		else if (!strcmp(kind, "raw") && align == PAGE)
 			snprintf(r4k, sizeof(r4k), "%s", name);
+		else if (!strcmp(kind, "raw") && align == GIB)
+			snprintf(r1g, sizeof(r1g), "%s", name);
 		else if (!strcmp(kind, "cxlram") && size >= 2 * GIB)
 			snprintf(c1, sizeof(c1), "%s", name);
 		else if (!strcmp(kind, "cxlraw") && align == PMD_SIZE_)
 			snprintf(c2m, sizeof(c2m), "%s", name);
 		else if (!strcmp(kind, "cxlraw") && align == PAGE)
 			snprintf(c4k, sizeof(c4k), "%s", name);
+		else if (!strcmp(kind, "cxlraw") && align == GIB)
+			snprintf(c1g, sizeof(c1g), "%s", name);
 	}
 	fclose(f);
-	if (!b1[0] || !b2[0] || !r2m[0] || !r4k[0] || !c1[0] || !c2m[0] || !c4k[0]) {
+	if (!b1[0] || !b2[0] || !r2m[0] || !r4k[0] || !r1g[0] || !c1[0] || !c2m[0] || !c4k[0] ||
+	    !c1g[0]) {
 		fprintf(stderr, "famfs_bench: missing devices: B1 '%s' B2 '%s' R2M '%s' R4K '%s'",
 			b1, b2, r2m, r4k);
-		fprintf(stderr, " C '%s' C2M '%s' C4K '%s'\n", c1, c2m, c4k);
+		fprintf(stderr, " R1G '%s' C '%s' C2M '%s' C4K '%s' C1G '%s'\n", r1g, c1, c2m,
+			c4k, c1g);
 		fprintf(stderr, "famfs_bench: run it under scripts/vm.sh with VM_BENCH=1\n");
 		exit(1);
 	}
 }
 
 /*
+ * The offset of the first 1 GiB boundary of physical memory in daxdev
+ * @dev, if a GiB from there fits below @limit; 0 (and a note) if not.
+ */
+static unsigned long long gib_offset(const char *dev, unsigned long long limit)
+{
+	unsigned long long base, off;
+	char p[PATH_MAX], buf[64];
+
+	snprintf(p, sizeof(p), "/sys/bus/dax/devices/%s/resource", dev);
+	if (read_file(p, buf, sizeof(buf)) < 0)
+		die(p);
+	base = strtoull(buf, NULL, 0);
+	off = (GIB - base % GIB) % GIB;
+	if (off + GIB <= limit)
+		return off;
+	fprintf(out, "famfs_bench: %s starts at %#llx: no GiB on a boundary below %llu MiB,\n",
+		dev, base, limit / MIB);
+	fprintf(out, "famfs_bench: its PUD figures are PMD faults (marked !)\n");
+	return 0;
+}
+
+/*
  * One mount for the three famfs files, all live at once (disjoint blocks):
- *   one      1 GiB, one extent: B1 [0, 1 GiB)
- *   ilv      1 GiB, 2 strips of 512 MiB in 2 MiB chunks: B1 [1, 1.5 GiB), B2 [0, 512 MiB)
+ *   one      1 GiB, one extent: B1 [o, o + 1 GiB), o the first 1 GiB boundary of
+ *            physical memory in B1 if that is below 512 MiB (else 0)
+ *   ilv      1 GiB, 2 strips of 512 MiB in 2 MiB chunks: B1 [1.5, 2 GiB), B2 [0, 512 MiB)
  *   many     4 GiB, 2048 extents of 2 MiB, B1 [2, 6 GiB) in a scattered order
  *   o000..   NOPEN files of 2 MiB for open(): B2 [512 MiB, ...)
- *   cxl      1 GiB, one extent: C [0, 1 GiB)
+ *   cxl      1 GiB, one extent: C [c, c + 1 GiB), c its first 1 GiB boundary
  */
 static void write_manifest(const char *path)
 {
@@ -260,10 +318,12 @@ static void write_manifest(const char *path)
 
 	if (!f)
 		die(path);
+	one_off = gib_offset(b1, GIB + 512 * MIB);
+	cxl_off = gib_offset(c1, 2 * GIB);
 	fprintf(f, "daxdev 0 /dev/%s\ndaxdev 1 /dev/%s\ndaxdev 2 /dev/%s\n", b1, b2, c1);
-	fprintf(f, "file one 1G simple 0:0:1G\n");
-	fprintf(f, "file cxl 1G simple 2:0:1G\n");
-	fprintf(f, "file ilv 1G interleave 2M 1G 0:1G:512M 1:0:512M\n");
+	fprintf(f, "file one 1G simple 0:%lluM:1G\n", one_off / MIB);
+	fprintf(f, "file cxl 1G simple 2:%lluM:1G\n", cxl_off / MIB);
+	fprintf(f, "file ilv 1G interleave 2M 1G 0:1536M:512M 1:0:512M\n");
 	fprintf(f, "file many 4G simple");
 	/* extent k at block (k * 1237) mod 2048: odd, so a permutation */
 	for (i = 0; i < MANY_EXTENTS; i++)
@@ -283,17 +343,19 @@ static int open_in(const struct famfs_mount *m, const char *name, int flags)
 	return open(p, flags);
 }
 
-/* An mmap of the window at a 2 MiB-aligned address. */
-static unsigned char *map_window(int fd, bool huge)
+/* An mmap of the window at an @align-aligned address. */
+static unsigned char *map_window(int fd, bool huge, unsigned long long align)
 {
 	unsigned char *p, *a;
 
-	p = mmap(NULL, WINDOW + PMD_SIZE_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, WINDOW + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
 	if (p == MAP_FAILED)
 		die("mmap reserve");
-	a = (unsigned char *)(((unsigned long)p + PMD_SIZE_ - 1) & ~(PMD_SIZE_ - 1));
-	munmap(p, a - p);
-	munmap(a + WINDOW, p + WINDOW + PMD_SIZE_ - (a + WINDOW));
+	a = (unsigned char *)(((unsigned long)p + align - 1) & ~(align - 1));
+	if (a != p)
+		munmap(p, a - p);
+	munmap(a + WINDOW, p + WINDOW + align - (a + WINDOW));
 	p = mmap(a, WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	if (p == MAP_FAILED)
 		die("mmap window");
@@ -333,7 +395,7 @@ static void evict(int path)
 
 /*
  * The size of the DAX entries each path's file holds: 0 none known, 1 PTE,
- * 2 PMD. A PMD fault that finds PTE entries in its block falls back to a
+ * 2 PMD, 3 PUD. A PMD (or PUD) fault that finds PTE entries in its block falls back to a
  * PTE fault (the DAX core does not merge entries), and a PTE fault in a
  * block that has a PMD entry is served from it: a pattern's steady state
  * needs entries of its own size.
@@ -355,17 +417,20 @@ static void settle(int path, int op)
 {
 	long long f;
 
-	if (!op_first(op) && entry_size[path] != 1 + op_pmd(op)) {
+	int size = 1 + op_pmd(op) + 2 * op_pud(op);
+
+	if (!op_first(op) && entry_size[path] != size) {
 		evict(path);
 		/*
 		 * The pages of both orders: the random PTE pattern's pages
 		 * are not the in-order pattern's (the PMD patterns cover the
-		 * same blocks, all of the window).
+		 * same blocks, all of the window; a PUD, all of it at once).
 		 */
 		fault_window(fd_for(path, op), op, &f);
-		fault_window(fd_for(path, op), op_other_order(op), &f);
+		if (!op_pud(op))
+			fault_window(fd_for(path, op), op_other_order(op), &f);
 	}
-	entry_size[path] = 1 + op_pmd(op);
+	entry_size[path] = size;
 }
 
 /* Loads and stores the compiler must keep, one per page touched. */
@@ -381,14 +446,14 @@ static inline void touch_store(unsigned char *p, unsigned long long v)
 
 /*
  * One fault pass: ns per fault; *faults the minor faults it took. A PMD
- * pass maps and touches the window PMD_PASSES times, so that it times
- * as many faults as it takes to even out timer ticks.
+ * or PUD pass maps and touches the window op_passes() times, so that it
+ * times as many faults as it takes to even out timer ticks.
  */
 static double fault_pass(int path, int op, long long *faults)
 {
 	double t = 0;
 	long long f;
-	int i, n = op_pmd(op) ? PMD_PASSES : 1;
+	int i, n = op_passes(op);
 
 	*faults = 0;
 	settle(path, op);
@@ -406,11 +471,13 @@ static double fault_pass(int path, int op, long long *faults)
 /* Map the window, touch it as @op says, unmap: ns per fault. */
 static double fault_window(int fd, int op, long long *faults)
 {
-	bool pmd = op_pmd(op), write = op_write(op), rand = op_rand(op);
-	const unsigned int *idx = pmd ? (rand ? pmd_rnd : pmd_seq) : (rand ? pte_rnd : pte_seq);
+	bool pmd = op_pmd(op), pud = op_pud(op), write = op_write(op), rand = op_rand(op);
+	static const unsigned int pud_idx[1];
+	const unsigned int *idx = pud ? pud_idx : pmd ? (rand ? pmd_rnd : pmd_seq) :
+					(rand ? pte_rnd : pte_seq);
 	unsigned long long step = pmd ? PMD_SIZE_ : PAGE, acc = 0;
-	int n = pmd ? NPMD : NPTE, i;
-	unsigned char *p = map_window(fd, pmd);
+	int n = pud ? 1 : pmd ? NPMD : NPTE, i;
+	unsigned char *p = map_window(fd, pmd || pud, pud ? GIB : PMD_SIZE_);
 	long long f0 = minflt();
 	double t0 = now_ns(), t;
 
@@ -432,6 +499,12 @@ static double fault_window(int fd, int op, long long *faults)
 		f0 = minflt();
 		for (i = 0; i < n; i++)
 			acc += touch_load(p + idx[i] * step + PAGE);
+		pte_faults += minflt() - f0;
+	}
+	/* a window one PUD maps takes no fault 2 MiB on */
+	if (pud) {
+		f0 = minflt();
+		acc += touch_load(p + PMD_SIZE_ + PAGE);
 		pte_faults += minflt() - f0;
 	}
 	__atomic_store_n(&sink, acc, __ATOMIC_RELAXED);
@@ -502,6 +575,8 @@ static double median(const struct sample *s, double *lo, double *hi)
 /* The raw device a fault pattern of a raw path runs on. */
 static int raw_fd_for(int path, int op)
 {
+	if (op_pud(op))
+		return path == P_RAW_CXL ? cxl1g_fd : raw1g_fd;
 	if (path == P_RAW_CXL)
 		return op_pmd(op) ? cxl2m_fd : cxl4k_fd;
 	return op_pmd(op) ? raw2m_fd : raw4k_fd;
@@ -511,6 +586,11 @@ static int raw_fd_for(int path, int op)
 static int raw_of(int path)
 {
 	return path >= P_RAW_CXL ? P_RAW_CXL : P_RAW;
+}
+
+static bool pud_path(int path)
+{
+	return path == P_RAW || path == P_FAMFS1 || path == P_RAW_CXL || path == P_FAMFS_CXL;
 }
 
 /*
@@ -528,6 +608,8 @@ static void fault_round(int round, bool counted)
 	for (op = 0; op < O_READ; op++) {
 		for (k = 0; k < NPATHS; k++) {
 			path = (round + k) % NPATHS;
+			if (op_pud(op) && !pud_path(path))
+				continue;
 			v = fault_pass(path, op, &faults);
 			record(path, op, v, faults, counted);
 		}
@@ -568,6 +650,8 @@ static void print_table(bool use_min)
 	for (op = 0; op < NOPS; op++) {
 		fprintf(out, "%-15s", op_names[op]);
 		for (path = 0; path < NPATHS; path++) {
+			if (!res[path][op].n)
+				continue;
 			m[path] = median(&res[path][op], &lo, &hi);
 			/* the best case of a rate is its maximum */
 			if (use_min)
@@ -576,16 +660,21 @@ static void print_table(bool use_min)
 		for (path = 0; path < NPATHS; path++) {
 			char cell[32];
 
+			if (!res[path][op].n) {
+				fprintf(out, " %20s", "-");
+				continue;
+			}
 			raw = m[raw_of(path)];
-			/* "!": the blocks were not mapped by PMDs (fault_window()) */
+			/* "!": not mapped at the pattern's size (fault_window()) */
 			snprintf(cell, sizeof(cell), "%s%.0f (%.2fx)",
-				 op_pmd(op) && res[path][op].pte_faults ? "!" : "", m[path],
-				 m[path] / raw);
+				 (op_pmd(op) || op_pud(op)) && res[path][op].pte_faults ? "!" : "",
+				 m[path], m[path] / raw);
 			fprintf(out, " %20s", cell);
 		}
 		fprintf(out, "\n");
 	}
-	fprintf(out, "(! before a PMD figure: the path mapped those blocks with PTEs)\n");
+	fprintf(out, "(! before a PMD figure: the path mapped those blocks with PTEs; before\n");
+	fprintf(out, "a PUD figure: it mapped the window with PMDs or PTEs; - not run)\n");
 }
 
 static void print_lines(void)
@@ -599,6 +688,8 @@ static void print_lines(void)
 			const struct sample *s = &res[path][op];
 			double med;
 
+			if (!s->n)
+				continue;
 			raw = median(&res[raw_of(path)][op], &lo, &hi);
 			med = median(s, &lo, &hi);
 			fprintf(out, "bench: path=%s op=%s unit=%s", path_names[path],
@@ -607,9 +698,11 @@ static void print_lines(void)
 				med, lo, hi, med / raw, s->n);
 			if (op < O_READ)
 				fprintf(out, " minflt=%lld expect=%d", s->minflt,
-					op_pmd(op) ? NPMD : NPTE);
+					op_pud(op) ? 1 : op_pmd(op) ? NPMD : NPTE);
 			if (op_pmd(op))
 				fprintf(out, " pte_mapped_blocks=%lld", s->pte_faults / PMD_PASSES);
+			if (op_pud(op))
+				fprintf(out, " not_pud_mapped=%lld", s->pte_faults);
 			fprintf(out, "\n");
 		}
 	}
@@ -968,7 +1061,7 @@ static void profile(void)
 	tracing_set("function_profile_enabled", "1");
 	for (i = 0; i < NPOPS; i++) {
 		for (j = 0; j < NPPATHS; j++) {
-			n = op_pmd(prof_ops[i]) ? PMD_PASSES : 1;
+			n = op_passes(prof_ops[i]);
 			fprintf(stderr, "famfs_bench: profiling %s %s\n",
 				path_names[prof_paths[j]], op_names[prof_ops[i]]);
 			settle(prof_paths[j], prof_ops[i]);
@@ -1002,9 +1095,9 @@ int main(int argc, char **argv)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	find_devices();
-	fprintf(out, "famfs_bench: B1 %s, B2 %s, raw 2M %s, raw 4K %s, ext4 %s;", b1, b2, r2m,
-		r4k, EXT4_DIR);
-	fprintf(out, " CXL: C %s, raw 2M %s, raw 4K %s\n", c1, c2m, c4k);
+	fprintf(out, "famfs_bench: B1 %s, B2 %s, raw 2M %s, raw 4K %s, raw 1G %s, ext4 %s;", b1,
+		b2, r2m, r4k, r1g, EXT4_DIR);
+	fprintf(out, " CXL: C %s, raw 2M %s, raw 4K %s, raw 1G %s\n", c1, c2m, c4k, c1g);
 	fprintf(out, "famfs_bench: %d repetitions after a warm-up\n", reps);
 
 	for (i = 0; i < NPTE; i++)
@@ -1046,6 +1139,12 @@ int main(int argc, char **argv)
 	snprintf(p, sizeof(p), "/dev/%s", c4k);
 	cxl4k_fd = open(p, O_RDWR);
 	fds[P_RAW_CXL] = cxl2m_fd;
+	snprintf(p, sizeof(p), "/dev/%s", r1g);
+	raw1g_fd = open(p, O_RDWR);
+	snprintf(p, sizeof(p), "/dev/%s", c1g);
+	cxl1g_fd = open(p, O_RDWR);
+	if (raw1g_fd < 0 || cxl1g_fd < 0)
+		die("raw 1 GiB-aligned device");
 	for (i = 0; i < NPATHS; i++)
 		if (fds[i] < 0)
 			die(path_names[i]);

@@ -31,7 +31,7 @@ say() { echo "famfs-setup: $*"; }
 
 # FAMFS_NS_MODES ("BYTES:MODE ...", from scripts/vm.sh) sets up the
 # namespace of that size otherwise: fsdev2m (the default), devdax2m or
-# devdax4k (a device_dax device, raw mmap, that alignment), fsdax (a
+# devdax4k or devdax1g (a device_dax device, raw mmap, that alignment), fsdax (a
 # /dev/pmemN block device with struct pages, for a DAX file system).
 mode_of() {
 	for m in ${FAMFS_NS_MODES:-}; do
@@ -40,9 +40,10 @@ mode_of() {
 	echo fsdev2m
 }
 
-# claim_seed NS KIND ALIGN DRIVER: take namespace NS from nd_pmem and give
-# it to its region's KIND seed (pfn or dax) with ALIGN, the memmap in RAM,
-# bound to DRIVER (nd_pmem or dax_pmem). Sets $d to the seed's directory.
+# claim_seed NS KIND ALIGN DRIVER [MAP]: take namespace NS from nd_pmem and
+# give it to its region's KIND seed (pfn or dax) with ALIGN, the memmap in
+# RAM (or on the device, MAP pmem), bound to DRIVER (nd_pmem or dax_pmem).
+# Sets $d to the seed's directory.
 claim_seed() {
 	if [ -e "$1/driver" ]; then
 		echo "${1##*/}" >"$nd/drivers/nd_pmem/unbind" || return 1
@@ -52,7 +53,7 @@ claim_seed() {
 	d=$nd/devices/$seed
 	cat /proc/sys/kernel/random/uuid >"$d/uuid" || return 1
 	echo "$3" >"$d/align" || return 1
-	echo ram >"$d/mode" || return 1
+	echo "${5:-ram}" >"$d/mode" || return 1
 	echo "${1##*/}" >"$d/namespace" || return 1
 	echo "$seed" >"$nd/drivers/$4/bind" || return 1
 }
@@ -83,6 +84,7 @@ devdax_fsdev() {
 	mode=$(mode_of "$size")
 	align=2097152
 	[ "$mode" = devdax4k ] && align=4096
+	[ "$mode" = devdax1g ] && align=1073741824
 	# A namespace whose memory another guest already set up (a shared
 	# NVDIMM, scripts/multihost.sh) carries that guest's dax info block:
 	# the kernel found it at boot and made the nd dax device itself.
@@ -95,7 +97,13 @@ devdax_fsdev() {
 			{ say "$nsname: found ${d##*/} with align $(cat "$d/align"), not $align"; return 1; }
 		say "$nsname: its dax info block is there already (${d##*/})"
 	else
-		claim_seed "$ns" dax $align dax_pmem || return 1
+		# 1 GiB alignment (make bench's PUD floor): the memmap on the
+		# device. In RAM, its compound folios came out wrong (a WARN in
+		# memmap_init_compound() at probe, then one in
+		# vmf_insert_folio_pud() and SIGBUS at the first PUD fault).
+		map=ram
+		[ "$mode" = devdax1g ] && map=pmem
+		claim_seed "$ns" dax $align dax_pmem $map || return 1
 	fi
 	# The new dev_dax is a child of the nd dax device.
 	dax=
@@ -103,7 +111,7 @@ devdax_fsdev() {
 		[ -e "$x/dev" ] && dax=${x##*/} && break
 	done
 	[ -n "$dax" ] || { say "no dax device under ${d##*/}"; return 1; }
-	if [ "$mode" = devdax2m ] || [ "$mode" = devdax4k ]; then
+	if [ "$mode" = devdax2m ] || [ "$mode" = devdax4k ] || [ "$mode" = devdax1g ]; then
 		drv=$(basename "$(readlink "/sys/bus/dax/devices/$dax/driver")")
 		dsize=$(cat "/sys/bus/dax/devices/$dax/size")
 		say "$nsname ($size bytes) -> /dev/$dax ($dsize bytes, $drv, align $align)"
