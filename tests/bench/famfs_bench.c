@@ -395,9 +395,10 @@ static void evict(int path)
 
 /*
  * The size of the DAX entries each path's file holds: 0 none known, 1 PTE,
- * 2 PMD, 3 PUD. A PMD (or PUD) fault that finds PTE entries in its block falls back to a
- * PTE fault (the DAX core does not merge entries), and a PTE fault in a
- * block that has a PMD entry is served from it: a pattern's steady state
+ * 2 PMD, 3 PUD. A PMD (or PUD) fault that finds smaller entries in its
+ * block falls back (the DAX core does not merge entries), a PTE fault in
+ * a block that has a PMD or PUD entry is served from it, and a PMD fault
+ * that finds a PUD entry falls back to PTEs: a pattern's steady state
  * needs entries of its own size.
  */
 static int entry_size[NPATHS];
@@ -415,9 +416,8 @@ static int fd_for(int path, int op)
  */
 static void settle(int path, int op)
 {
-	long long f;
-
 	int size = 1 + op_pmd(op) + 2 * op_pud(op);
+	long long f;
 
 	if (!op_first(op) && entry_size[path] != size) {
 		evict(path);
