@@ -82,17 +82,21 @@ FIXTURE_SETUP(pud)
 	ASSERT_EQ(0, dax_attr(variant->dev, "resource", &base));
 	ASSERT_EQ(0, dax_attr(variant->dev, "size", &size));
 	off = (GIB - base % GIB) % GIB;
-	/* h starts 2 MiB before g: both must fit */
+	/* h starts 2 MiB before g; s's second half lies below or beyond its first */
 	ASSERT_GE(off, 2 * MIB) TH_LOG("%s at %#llx", variant->dev, base);
 	ASSERT_LE(off + GIB, size) TH_LOG("%s: %llu bytes at %#llx", variant->dev, size, base);
+	ASSERT_TRUE(off >= 514 * MIB || off + 1026 * MIB <= size)
+		TH_LOG("%s: %llu bytes at %#llx", variant->dev, size, base);
 	self->pfn_g = (base + off) / PAGE;
 
 	snprintf(self->manifest, sizeof(self->manifest), "/tmp/pud.%d", getpid());
 	ASSERT_EQ(0, famfs_write_manifest(self->manifest,
 					  "daxdev 0 /dev/%s\n"
 					  "file g 1024M simple 0:%lluM:1024M\n"
-					  "file h 1024M simple 0:%lluM:1024M\n",
-					  variant->dev, off / MIB, off / MIB - 2));
+					  "file h 1024M simple 0:%lluM:1024M\n"
+					  "file s 1024M simple 0:%lluM:512M 0:%lluM:512M\n",
+					  variant->dev, off / MIB, off / MIB - 2, off / MIB,
+					  off >= 514 * MIB ? 0 : off / MIB + 514));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, self->manifest, NULL, true, NULL));
 	/* room for a GiB at a 1 GiB boundary, and one 2 MiB past it */
 	self->resv = mmap(NULL, 3 * GIB, PROT_NONE,
@@ -310,6 +314,43 @@ TEST_F(pud, ptes_map_pages_of_a_pud_entry)
 	EXPECT_EQ(0, check_map(p, 0, 8));
 	EXPECT_EQ(0, check_map(q, 0, 8));
 	EXPECT_EQ(0, store_and_pread(self->fd, p, 12));
+	munmap(q, GIB);
+}
+
+/*
+ * A PUD fault that falls back leaves an empty PUD entry: file s's first
+ * extent starts on the GiB boundary but is 512 MiB long. The PMD fault that
+ * follows replaces it with a PMD entry, which must cover all 512 indices of
+ * its 2 MiB: a PTE fault there through a mapping that can take no PMD
+ * (4 KiB off) then maps a page of that PMD entry. Had the PMD entry covered
+ * only its first 64 indices, the PTE fault would make a PTE entry inside
+ * the PMD's folio, which warns (dax_associate_entry()).
+ */
+TEST_F(pud, pmd_after_a_pud_fallback_covers_its_block)
+{
+	unsigned char *p, *q;
+	unsigned long long w = 0;
+	int i;
+
+	self->fd = famfs_open_rw(&self->m, "s");
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(0, put_samples(self->fd, 14));
+	p = map_at(self->resv, self->fd, 0, MAP_SHARED);
+	ASSERT_NE(NULL, p);
+	/* the PUD fault falls back: one PMD fault maps the first 2 MiB */
+	EXPECT_EQ(1, read_faults(p, 2 * MIB));
+	q = map_at(self->resv, self->fd, GIB + PAGE, MAP_SHARED);
+	ASSERT_NE(NULL, q);
+	/* pages 64-127 (and the rest) of the block, by PTEs */
+	EXPECT_EQ(128L, read_faults(q + 64 * PAGE, 128 * PAGE));
+	for (i = 64; i < 192; i++) {
+		unsigned long long o = i * PAGE + 8 * (i % 7);
+
+		ASSERT_EQ(8, pread(self->fd, &w, 8, o));
+		EXPECT_EQ(w, FAMFS_READ_ONCE(*(unsigned long long *)(q + o)));
+		EXPECT_EQ(w, FAMFS_READ_ONCE(*(unsigned long long *)(p + o)));
+	}
+	EXPECT_EQ(0, check_map(p, 0, 14));
 	munmap(q, GIB);
 }
 
