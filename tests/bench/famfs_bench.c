@@ -33,10 +33,13 @@
  * or random distinct pages of the window) with MADV_NOHUGEPAGE, PMD faults
  * on all 512 2 MiB blocks (in order, or shuffled) with MADV_HUGEPAGE;
  * loads (read faults) or stores (write faults). Steady state: the file
- * holds DAX entries of the pattern's size for the pages of both orders
- * (settle()). First touch
+ * holds DAX entries of the pattern's size for the pages of both orders,
+ * dirty ones for a write pattern (settle()). First touch
  * (*-first): the file's inode is evicted before each window, so every
- * fault makes its entry. The minor-fault count of every pass is checked
+ * fault makes its entry. Write faults on clean entries (*-write-clean):
+ * the file is written back (fsync()) before each window, so every store
+ * finds its entry in place but clean, as the first after an fsync() does.
+ * The minor-fault count of every pass is checked
  * (one per page or block), and after a PMD pass's timing the next page of
  * every block is loaded: a block that the path mapped with PTEs takes a
  * fault there, and its figure is marked "!" (reported, not hidden).
@@ -107,6 +110,7 @@ enum {
 	O_PTE_RSEQ, O_PTE_RRND, O_PTE_WSEQ, O_PTE_WRND,
 	O_PMD_RSEQ, O_PMD_RRND, O_PMD_WSEQ, O_PMD_WRND,
 	O_PTE_RFIRST, O_PMD_RFIRST, O_PMD_WFIRST,
+	O_PTE_WCLEAN, O_PMD_WCLEAN,
 	O_PUD_READ, O_PUD_WRITE, O_PUD_RFIRST,
 	O_READ, O_WRITE, NOPS
 };
@@ -119,6 +123,7 @@ static const char * const op_names[NOPS] = {
 	"pte-read-seq", "pte-read-rand", "pte-write-seq", "pte-write-rand",
 	"pmd-read-seq", "pmd-read-rand", "pmd-write-seq", "pmd-write-rand",
 	"pte-read-first", "pmd-read-first", "pmd-write-first",
+	"pte-write-clean", "pmd-write-clean",
 	"pud-read", "pud-write", "pud-read-first",
 	"read-MiB/s", "write-MiB/s",
 };
@@ -126,7 +131,7 @@ static const char * const op_names[NOPS] = {
 static bool op_pmd(int op)
 {
 	return (op >= O_PMD_RSEQ && op <= O_PMD_WRND) || op == O_PMD_RFIRST ||
-	       op == O_PMD_WFIRST;
+	       op == O_PMD_WFIRST || op == O_PMD_WCLEAN;
 }
 
 static bool op_pud(int op)
@@ -140,7 +145,8 @@ static bool pud_path(int path);
 static bool op_write(int op)
 {
 	return op == O_PTE_WSEQ || op == O_PTE_WRND || op == O_PMD_WSEQ || op == O_PMD_WRND ||
-	       op == O_PMD_WFIRST || op == O_PUD_WRITE;
+	       op == O_PMD_WFIRST || op == O_PTE_WCLEAN || op == O_PMD_WCLEAN ||
+	       op == O_PUD_WRITE;
 }
 
 static bool op_rand(int op)
@@ -164,6 +170,17 @@ static bool op_first(int op)
 	return (op >= O_PTE_RFIRST && op <= O_PMD_WFIRST) || op == O_PUD_RFIRST;
 }
 
+/*
+ * Write faults on clean entries (*-write-clean): the file's entries are in
+ * place, of the pattern's size, and written back (fsync()) before each
+ * window, so that every fault finds its entry clean, as the first store
+ * after an fsync() does. The steady write patterns find them dirty.
+ */
+static bool op_clean(int op)
+{
+	return op == O_PTE_WCLEAN || op == O_PMD_WCLEAN;
+}
+
 /* The windows a fault pass maps and touches. */
 static int op_passes(int op)
 {
@@ -180,6 +197,12 @@ struct sample {
 };
 
 static struct sample res[NPATHS][NOPS];
+/*
+ * The fsync() before each *-write-clean window, ns per dirty entry it
+ * writes back (the previous window's NPTE or NPMD), [0] PTE, [1] PMD.
+ */
+static struct sample fsync_res[NPATHS][2];
+static double fsync_ns;	/* of the last clean pass, per entry */
 static int reps = 11;
 static FILE *out;
 
@@ -371,6 +394,14 @@ static int raw_fd_for(int path, int op);
 static int raw_of(int path);
 
 /*
+ * Whether each path's entries are dirty (written since the last eviction
+ * or fsync()): a write fault on a dirty entry of a stable mapping maps it
+ * without locking it, one on a clean entry marks it dirty under the lock.
+ * The steady write patterns need dirty entries, the clean ones clean.
+ */
+static bool entry_dirty[NPATHS];
+
+/*
  * Evict @path's inode, with its DAX entries, and open the file again: a
  * raw device keeps no per-file state, so there is nothing to evict.
  */
@@ -380,6 +411,7 @@ static void evict(int path)
 
 	if (raw_of(path) == path)
 		return;
+	entry_dirty[path] = false;
 	close(fds[path]);
 	if (famfs_write_str("/proc/sys/vm/drop_caches", "2"))
 		die("drop_caches");
@@ -411,25 +443,34 @@ static int fd_for(int path, int op)
 
 /*
  * Before a steady-state pattern: if @path's file holds entries of the
- * other size, evict them and make this size's with one untimed window.
- * (First-touch patterns evict before every window.)
+ * other size, evict them and make this size's with one untimed window; a
+ * steady write pattern also needs them dirty, and dirties them so.
+ * (First-touch patterns evict before every window, clean ones write back.)
  */
 static void settle(int path, int op)
 {
 	int size = 1 + op_pmd(op) + 2 * op_pud(op);
+	bool dirty = op_write(op) && !op_clean(op);
 	long long f;
 
-	if (!op_first(op) && entry_size[path] != size) {
-		evict(path);
-		/*
-		 * The pages of both orders: the random PTE pattern's pages
-		 * are not the in-order pattern's (the PMD patterns cover the
-		 * same blocks, all of the window; a PUD, all of it at once).
-		 */
-		fault_window(fd_for(path, op), op, &f);
-		if (!op_pud(op))
-			fault_window(fd_for(path, op), op_other_order(op), &f);
+	if (op_first(op)) {
+		entry_size[path] = size;
+		return;
 	}
+	if (entry_size[path] != size)
+		evict(path);
+	else if (!dirty || entry_dirty[path])
+		return;
+	/*
+	 * The pages of both orders: the random PTE pattern's pages are not
+	 * the in-order pattern's (the PMD patterns cover the same blocks, all
+	 * of the window; a PUD, all of it at once).
+	 */
+	fault_window(fd_for(path, op), op, &f);
+	if (!op_pud(op) && !op_clean(op))
+		fault_window(fd_for(path, op), op_other_order(op), &f);
+	if (op_write(op))
+		entry_dirty[path] = true;
 	entry_size[path] = size;
 }
 
@@ -458,12 +499,23 @@ static double fault_pass(int path, int op, long long *faults)
 	*faults = 0;
 	settle(path, op);
 	pte_faults = 0;
+	fsync_ns = 0;
 	for (i = 0; i < n; i++) {
 		if (op_first(op))
 			evict(path);
+		if (op_clean(op) && raw_of(path) != path) {
+			double t0 = now_ns();
+
+			if (fsync(fds[path]))
+				die("fsync");
+			fsync_ns += (now_ns() - t0) / (op_pmd(op) ? NPMD : NPTE) / n;
+			entry_dirty[path] = false;
+		}
 		t += fault_window(fd_for(path, op), op, &f);
 		*faults += f;
 	}
+	if (op_write(op) && raw_of(path) != path)
+		entry_dirty[path] = true;
 	*faults /= n;
 	return t / n;
 }
@@ -612,6 +664,12 @@ static void fault_round(int round, bool counted)
 				continue;
 			v = fault_pass(path, op, &faults);
 			record(path, op, v, faults, counted);
+			if (op_clean(op) && raw_of(path) != path && counted) {
+				struct sample *s = &fsync_res[path][op_pmd(op)];
+
+				if (s->n < MAX_REPS)
+					s->v[s->n++] = fsync_ns;
+			}
 		}
 	}
 }
@@ -704,6 +762,36 @@ static void print_lines(void)
 			if (op_pud(op))
 				fprintf(out, " not_pud_mapped=%lld", s->pte_faults);
 			fprintf(out, "\n");
+		}
+	}
+}
+
+/* What the clean patterns' fsync() calls cost, per entry written back. */
+static void print_fsync(void)
+{
+	double lo, hi;
+	int path, k;
+
+	fprintf(out, "\nfsync() before each *-write-clean window, median ns per dirty entry\n");
+	fprintf(out, "written back (%d PTE or %d PMD entries of the window before):\n", NPTE,
+		NPMD);
+	for (path = 0; path < NPATHS; path++) {
+		if (!fsync_res[path][0].n)
+			continue;
+		fprintf(out, "  %-14s", path_names[path]);
+		for (k = 0; k < 2; k++)
+			fprintf(out, "  %s %8.0f", k ? "pmd" : "pte",
+				median(&fsync_res[path][k], &lo, &hi));
+		fprintf(out, "\n");
+	}
+	for (path = 0; path < NPATHS; path++) {
+		for (k = 0; k < 2 && fsync_res[path][k].n; k++) {
+			double med = median(&fsync_res[path][k], &lo, &hi);
+
+			fprintf(out, "bench: path=%s op=fsync-%s unit=ns-per-entry",
+				path_names[path], k ? "pmd" : "pte");
+			fprintf(out, " median=%.1f min=%.1f max=%.1f reps=%d\n", med, lo, hi,
+				fsync_res[path][k].n);
 		}
 	}
 }
@@ -1176,6 +1264,7 @@ int main(int argc, char **argv)
 	print_table(false);
 	print_table(true);
 	print_lines();
+	print_fsync();
 	iomap_share();
 	for (i = P_FAMFS1; i <= P_FAMFS_ILV; i++)
 		close(fds[i]);
