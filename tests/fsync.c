@@ -12,6 +12,7 @@
  * striped over two devices (one writepages pass over entries of both).
  */
 #include <limits.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include "famfs_test.h"
 #include "kselftest_harness.h"
@@ -153,6 +154,111 @@ TEST_F(fs, fsync_cleans_pages_on_both_devices_of_a_striped_file)
 	EXPECT_EQ(1, store_faults(p + 2 * MIB + 10, 3));
 	EXPECT_EQ(0, munmap(p, 8 * MIB));
 	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * A write fault that finds the file's entry in place and dirty maps it
+ * writable without locking it (dax_fault_stable()), and writeback locks the
+ * entry with the invalidate_lock held exclusive to exclude such faults: a
+ * fault either maps before writeback write-protects the page, or finds the
+ * entry locked and marks it dirty again. Without that exclusion, fsync() on
+ * another CPU could lock the entry just after the fault looked at it,
+ * write-protect nothing (not mapped yet), clean it, and let the fault map it
+ * writable: a clean entry behind a writable mapping, whose stores no later
+ * fsync writes back. Seen from user space: a store after an fsync that began
+ * after the fault took no fault. Each round here drops the mapping, stores
+ * (a write fault, lockless when the entry is still dirty), waits for an
+ * fsync that began after that fault, and checks that the next store faults.
+ */
+struct fsync_loop {
+	int fd;
+	unsigned long started, done;	/* __atomic: fsync() calls begun, ended */
+	int stop, err;
+};
+
+static void *fsync_thread(void *arg)
+{
+	struct fsync_loop *l = arg;
+
+	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
+		__atomic_add_fetch(&l->started, 1, __ATOMIC_SEQ_CST);
+		if (fsync(l->fd) && !l->err)
+			l->err = errno;
+		__atomic_add_fetch(&l->done, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/* The minor faults this thread has taken so far. */
+static long thread_minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_minflt;
+}
+
+#define RACE_ROUNDS 40000
+#define RACE_MS 8000
+
+static void check_write_faults_race_fsync(struct __test_metadata *_metadata,
+					  struct famfs_mount *m, size_t len, size_t blk)
+{
+	struct fsync_loop l = { 0 };
+	unsigned long s, rounds = 0, untracked = 0, first_bad = 0;
+	long long t0 = famfs_now_ms();
+	char path[PATH_MAX];
+	unsigned char *p, *b;
+	pthread_t t;
+	long f;
+
+	snprintf(path, sizeof(path), "%s/one", m->mnt);
+	l.fd = open(path, O_RDWR);
+	ASSERT_GE(l.fd, 0);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, l.fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	b = p + len - blk;	/* the block the rounds fault, blk bytes */
+	if (blk > 4096)
+		ASSERT_EQ(0UL, (uintptr_t)b % blk) TH_LOG("the block is not PMD-aligned");
+	FAMFS_WRITE_ONCE(b[1], 1);	/* dirty the entry */
+	ASSERT_EQ(0, pthread_create(&t, NULL, fsync_thread, &l));
+
+	while (rounds < RACE_ROUNDS && famfs_now_ms() - t0 < RACE_MS) {
+		rounds++;
+		ASSERT_EQ(0, madvise(b, blk, MADV_DONTNEED));
+		f = thread_minflt();
+		FAMFS_WRITE_ONCE(b[1], (unsigned char)rounds);
+		EXPECT_LE(1, thread_minflt() - f);
+		/* an fsync() that begins after the fault, to its end */
+		s = __atomic_load_n(&l.started, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&l.done, __ATOMIC_SEQ_CST) < s + 1)
+			sched_yield();
+		f = thread_minflt();
+		FAMFS_WRITE_ONCE(b[1], (unsigned char)~rounds);
+		/* more than one if another fsync() cleaned it again meanwhile */
+		if (thread_minflt() - f < 1 && !untracked++)
+			first_bad = rounds;
+	}
+	__atomic_store_n(&l.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, l.err);
+	TH_LOG("%lu rounds, %lu fsync() calls, %lu stores without a fault after an fsync",
+	       rounds, l.done, untracked);
+	EXPECT_EQ(0UL, untracked)
+		TH_LOG("first in round %lu: a clean entry behind a writable mapping", first_bad);
+	EXPECT_LE(1000UL, rounds);
+	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_EQ(0, close(l.fd));
+}
+
+TEST_F(fs, write_faults_racing_fsync_stay_tracked_pte)
+{
+	check_write_faults_race_fsync(_metadata, &self->m, 4096, 4096);
+}
+
+TEST_F(fs, write_faults_racing_fsync_stay_tracked_pmd)
+{
+	check_write_faults_race_fsync(_metadata, &self->m, 4 * MIB, 2 * MIB);
 }
 
 TEST_HARNESS_MAIN
