@@ -18,7 +18,9 @@ trap 'rm -rf "$shared" "$logs"' EXIT
 echo "===== famfs-rs on two hosts: one CXL memory, two guests ====="
 echo "--- the shared memory: $shared/cxl-ram0.raw (each guest's CXL type-3 RAM device)"
 for h in a b; do
-	VM_SHARED=$shared VM_SMP=1 VM_NAME=famfs-demo-$h \
+	# KUnit registered, not run at load (as in scripts/demo.sh)
+	VM_APPEND="kunit.autorun=0 ${VM_APPEND:-}" \
+		VM_SHARED=$shared VM_SMP=1 VM_NAME=famfs-demo-$h \
 		"$here/vm.sh" -t 300 -l "$logs/$h.log" -- "sh /famfs/demo-multihost.sh $h" \
 		>/dev/null 2>&1 &
 	eval "pid_$h=\$!"

@@ -31,9 +31,9 @@ insmod /famfs/famfs_rs.ko
 printf '  /sys/module/famfs_rs: refcnt %s, taint %s, initstate %s\n' \
 	"$(cat /sys/module/famfs_rs/refcnt)" "$(cat /sys/module/famfs_rs/taint)" \
 	"$(cat /sys/module/famfs_rs/initstate)"
-echo "  KUnit: $(grep -c '^ *ok [0-9]' /sys/kernel/debug/kunit/famfs_rs/results) ok lines," \
-	"$(grep -c 'not ok' /sys/kernel/debug/kunit/famfs_rs/results || true) not ok"
-# what the KUnit cases logged (their refused fmaps) is not the demo's
+# booted with kunit.autorun=0 (scripts/demo.sh): registered, not run
+suites=$(ls /sys/kernel/debug/kunit 2>/dev/null | grep -c '^famfs_rs' || true)
+echo "  KUnit: $suites famfs_rs suites registered, not run here (make check runs them)"
 dmesg -c >/dev/null
 echo "--- the namespace (famfs_server, manifests/demo.manifest)"
 sed -n 's/^\(daxdev\|file\) /  &/p' /famfs/manifests/demo.manifest
