@@ -33,91 +33,69 @@
 //! Locking: the range maps live under a spinlock, which inode eviction
 //! takes (an fmap's release) and nothing holds while it sleeps, allocates
 //! or waits on the server. Filling a slot takes no lock at all: racing
-//! fills of one slot agree through `fs_dax_get` and a compare-exchange.
+//! fills of one slot agree through `fs_dax_get` and a compare-exchange
+//! ([`Devices::take`]).
+//!
+//! This file has no `unsafe`: DAX devices are `dax.rs`'s, inodes
+//! `provider.rs`'s.
+
+#![forbid(unsafe_code)]
 
 use crate::{
-    ffi, fmap,
-    provider::{FmapInode, InitServer, InodeRef},
+    dax::{self, Devices, MfFlags, Taken},
+    fmap,
+    provider::{FmapInode, InitServer, Owner},
+    sys::cond_resched,
     KFmap,
 };
-use core::{
-    ffi::{c_int, c_void, CStr},
-    ptr,
-    sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering},
-};
+use core::ffi::CStr;
 use kernel::{
     alloc::flags::{GFP_KERNEL, GFP_KERNEL_ACCOUNT},
     bindings, new_spinlock,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::SpinLock,
-    types::Opaque,
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        barrier::{smp_mb, Read, Write},
+        Arc, SpinLock,
+    },
+    time::{delay::fsleep, Delta},
 };
-
-/// Takes of devices as fs-dax holder not yet put, over all connections
-/// (one per device, but for a device a slot took again across a removal;
-/// see [`DevSlot`]): 0 once every connection is gone (checked at module
-/// unload, shown in debugfs as `held_daxdevs`).
-pub(crate) static HELD_DAXDEVS: AtomicUsize = AtomicUsize::new(0);
 
 /// Size of a FUSE_GET_DAXDEV reply (`struct famfs_daxdev_out`).
 pub(crate) const DAXDEV_REPLY_SIZE: usize = 280;
 const NAME_OFFSET: usize = 24;
 
-/// One slot of the daxdev table.
-///
-/// # Invariants
-///
-/// `dax` is null or a device taken by `famfs_rs_daxdev_open` with this
-/// slot's address as holder. It goes from null to non-null once and never
-/// back while the connection lives. `takes` counts the calls that took
-/// that device (at least one once `dax` is set and its fills returned):
-/// each took the holding and two references, and the owning [`Conn`]'s
-/// drop releases the holding (if still the slot's) and every reference.
-/// More than one take happens only across a removal: the removal released
-/// the slot's first holding (published, or about to be), the device came
-/// back under the same `dax_device`, and a fill that had found the slot
-/// empty and not removed before that took it again. `conn` is null or the [`Conn`] that contains this slot, and is
-/// set before the slot can become the device's holder.
-pub(crate) struct DevSlot {
-    dax: AtomicPtr<ffi::dax_device>,
-    takes: AtomicUsize,
-    conn: AtomicPtr<Conn>,
+/// The state of a connection: its devices, held by the slots of a
+/// [`Devices`] table, and [`State`], what the connection knows of them.
+pub(crate) type Conn = Devices<State>;
+
+/// What a connection knows of one of its devices, beside the device
+/// itself (which its [`Devices`] slot holds).
+pub(crate) struct DevState {
     bad: BadRanges,
-    removed: AtomicBool,
+    removed: Atomic<bool>,
 }
 
-impl DevSlot {
-    const fn new() -> Self {
-        DevSlot {
-            dax: AtomicPtr::new(ptr::null_mut()),
-            takes: AtomicUsize::new(0),
-            conn: AtomicPtr::new(ptr::null_mut()),
+impl DevState {
+    fn new() -> Self {
+        DevState {
             bad: BadRanges::new(),
-            removed: AtomicBool::new(false),
+            removed: Atomic::new(false),
         }
-    }
-
-    /// The device, once filled (acquire: pairs with the fill's release).
-    pub(crate) fn dax(&self) -> *mut ffi::dax_device {
-        self.dax.load(Ordering::Acquire)
     }
 
     /// A memory failure was reported on this device: some of its ranges
     /// are bad ([`Conn::good_len`] says which). One load: what a fault on a
     /// healthy device pays.
     pub(crate) fn is_bad(&self) -> bool {
-        self.bad.n.load(Ordering::Acquire) != 0
+        self.bad.n.load(Acquire) != 0
     }
 
     /// The device was removed (unbound) under this connection: it is gone
     /// for good, whatever comes back under its name later.
     pub(crate) fn is_removed(&self) -> bool {
-        self.removed.load(Ordering::Acquire)
-    }
-
-    fn holder(&self) -> *mut c_void {
-        ptr::from_ref(self).cast_mut().cast()
+        self.removed.load(Acquire)
     }
 }
 
@@ -157,31 +135,31 @@ enum BadLookup {
 ///   non-empty), or `n` is [`BAD_ALL`] or [`BAD_MANY`] (nothing copied).
 /// - `n` goes from 0 to non-zero once and never back.
 struct BadRanges {
-    seq: AtomicU32,
-    n: AtomicU32,
-    start: [AtomicU64; FAST_BAD],
-    end: [AtomicU64; FAST_BAD],
+    seq: Atomic<u32>,
+    n: Atomic<u32>,
+    start: [Atomic<u64>; FAST_BAD],
+    end: [Atomic<u64>; FAST_BAD],
 }
 
 impl BadRanges {
     const fn new() -> Self {
         // INVARIANT: no range, seq even.
         BadRanges {
-            seq: AtomicU32::new(0),
-            n: AtomicU32::new(0),
-            start: [const { AtomicU64::new(0) }; FAST_BAD],
-            end: [const { AtomicU64::new(0) }; FAST_BAD],
+            seq: Atomic::new(0),
+            n: Atomic::new(0),
+            start: [const { Atomic::new(0) }; FAST_BAD],
+            end: [const { Atomic::new(0) }; FAST_BAD],
         }
     }
 
     /// Copies `map`'s bad ranges. The caller holds the owners lock, which
     /// `map` is under.
     fn publish(&self, map: &DevMap) {
-        let s = self.seq.load(Ordering::Relaxed);
-        self.seq.store(s.wrapping_add(1), Ordering::Relaxed);
-        // Orders the odd count before the stores below (smp_wmb() of
+        let s = self.seq.load(Relaxed);
+        self.seq.store(s.wrapping_add(1), Relaxed);
+        // Orders the odd count before the stores below (the smp_wmb() of
         // write_seqcount_begin()).
-        fence(Ordering::Release);
+        smp_mb(Write);
         let n = if map.all_bad {
             BAD_ALL
         } else {
@@ -191,16 +169,16 @@ impl BadRanges {
                     i = BAD_MANY as usize;
                     break;
                 }
-                self.start[i].store(k, Ordering::Relaxed);
-                self.end[i].store(e, Ordering::Relaxed);
+                self.start[i].store(k, Relaxed);
+                self.end[i].store(e, Relaxed);
                 i += 1;
             }
             // At most FAST_BAD or BAD_MANY.
             i as u32
         };
-        self.n.store(n, Ordering::Relaxed);
+        self.n.store(n, Relaxed);
         // INVARIANT: the copy is complete before the count is even again.
-        self.seq.store(s.wrapping_add(2), Ordering::Release);
+        self.seq.store(s.wrapping_add(2), Release);
     }
 
     /// How many of `len` bytes at `at` can be mapped before a bad range,
@@ -208,13 +186,13 @@ impl BadRanges {
     /// holds a spinlock and copies at most [`FAST_BAD`] ranges).
     fn good_len(&self, at: u64, len: u64) -> BadLookup {
         loop {
-            let s = self.seq.load(Ordering::Acquire);
+            let s = self.seq.load(Acquire);
             if s & 1 == 0 {
                 let r = self.lookup(at, len);
                 // Orders the loads above before the second read of the
-                // count (smp_rmb() of read_seqcount_retry()).
-                fence(Ordering::Acquire);
-                if self.seq.load(Ordering::Relaxed) == s {
+                // count (the smp_rmb() of read_seqcount_retry()).
+                smp_mb(Read);
+                if self.seq.load(Relaxed) == s {
                     return r;
                 }
             }
@@ -225,7 +203,7 @@ impl BadRanges {
     /// The lookup on what the loads give; meaningful only if `seq` did not
     /// move meanwhile (see [`BadRanges::good_len`]).
     fn lookup(&self, at: u64, len: u64) -> BadLookup {
-        let n = self.n.load(Ordering::Relaxed);
+        let n = self.n.load(Relaxed);
         match n {
             BAD_ALL => return BadLookup::Poisoned,
             BAD_MANY => return BadLookup::AskMap,
@@ -233,10 +211,7 @@ impl BadRanges {
         }
         let end = at.saturating_add(len);
         for i in 0..(n as usize).min(FAST_BAD) {
-            let (s, e) = (
-                self.start[i].load(Ordering::Relaxed),
-                self.end[i].load(Ordering::Relaxed),
-            );
+            let (s, e) = (self.start[i].load(Relaxed), self.end[i].load(Relaxed));
             if e <= at {
                 continue;
             }
@@ -256,11 +231,11 @@ impl BadRanges {
 /// One claimed run: the device bytes `[start, end)` (`start` is its key in
 /// [`DevMap::claims`]) that the fmap of `owner` maps, and where in that
 /// file (an [`fmap::Back`], packed).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Claim {
     end: u64,
-    /// The owning inode's address ([`FmapInode::key`]).
-    owner: usize,
+    /// The inode whose fmap maps the run.
+    owner: Arc<Owner>,
     file_offset: u64,
     chunk: u32,
     nstrips: u32,
@@ -281,8 +256,7 @@ pub(crate) fn claim_node_bytes() -> usize {
     let node = core::mem::size_of::<bindings::rb_node>()
         + core::mem::size_of::<u64>()
         + core::mem::size_of::<Claim>();
-    // SAFETY: no preconditions.
-    unsafe { bindings::kmalloc_size_roundup(node) }
+    crate::sys::kmalloc_size_roundup(node)
 }
 
 /// The range map of one device: who maps which bytes, and which bytes
@@ -295,7 +269,8 @@ pub(crate) fn claim_node_bytes() -> usize {
 /// claimed runs, whatever the device size. Nodes are allocated before the
 /// lock is taken (an [`RBTreeNodeReservation`]) and inserting or removing
 /// one allocates nothing, which is what a lock that eviction takes needs.
-/// (A maple tree allocates inside its insert and its erase.)
+/// (A maple tree allocates inside its insert and its erase;
+/// `Documentation/design.rst`, "The range maps", has the measured costs.)
 ///
 /// # Invariants
 ///
@@ -319,35 +294,36 @@ impl DevMap {
         }
     }
 
-    /// The first (lowest) range of `tree` that ends after `at` and starts
-    /// before `end`, if the ranges are disjoint.
-    fn first_in<V: Copy>(
+    /// The start of the first (lowest) range of `tree` that ends after `at`
+    /// and starts before `end`, if the ranges are disjoint.
+    fn first_in<V>(
         tree: &RBTree<u64, V>,
         end_of: impl Fn(&V) -> u64,
         at: u64,
         end: u64,
-    ) -> Option<(u64, V)> {
+    ) -> Option<u64> {
         match tree.cursor_lower_bound(&at) {
             Some(c) => {
                 // Disjoint: only the range just before `at` can cover it.
                 if let Some((k, v)) = c.peek_prev() {
                     if end_of(v) > at {
-                        return Some((*k, *v));
+                        return Some(*k);
                     }
                 }
-                let (k, v) = c.current();
-                (*k < end).then_some((*k, *v))
+                let (k, _) = c.current();
+                (*k < end).then_some(*k)
             }
             None => tree.cursor_back().and_then(|c| {
                 let (k, v) = c.current();
-                (end_of(v) > at).then_some((*k, *v))
+                (end_of(v) > at).then_some(*k)
             }),
         }
     }
 
     /// The first claim overlapping `[at, end)`.
-    fn first_claim(&self, at: u64, end: u64) -> Option<(u64, Claim)> {
-        Self::first_in(&self.claims, |c| c.end, at, end)
+    fn first_claim(&self, at: u64, end: u64) -> Option<(u64, &Claim)> {
+        let k = Self::first_in(&self.claims, |c| c.end, at, end)?;
+        self.claims.get(&k).map(|c| (k, c))
     }
 
     /// How much of `len` bytes at device offset `at` can be mapped before a
@@ -357,8 +333,8 @@ impl DevMap {
             return Err(EHWPOISON);
         }
         match Self::first_in(&self.bad, |e| *e, at, at.saturating_add(len)) {
-            Some((start, _)) if start <= at => Err(EHWPOISON),
-            Some((start, _)) => Ok(start - at),
+            Some(start) if start <= at => Err(EHWPOISON),
+            Some(start) => Ok(start - at),
             None => Ok(len),
         }
     }
@@ -368,7 +344,7 @@ impl DevMap {
     fn add_bad(&mut self, mut start: u64, mut end: u64, node: RBTreeNodeReservation<u64, u64>) {
         // Disjoint and not touching: at most one range before `start` can
         // reach it, and the ranges from `start` on are taken in order.
-        while let Some((k, e)) = Self::first_in(
+        while let Some(k) = Self::first_in(
             &self.bad,
             |e| *e,
             start.saturating_sub(1),
@@ -376,9 +352,11 @@ impl DevMap {
         ) {
             // Freeing a node (kfree) under the owners lock is allowed: it
             // neither sleeps nor allocates.
-            let _ = self.bad.remove_node(&k);
-            start = start.min(k);
-            end = end.max(e);
+            if let Some(node) = self.bad.remove_node(&k) {
+                let (_, e) = node.to_key_value();
+                start = start.min(k);
+                end = end.max(e);
+            }
         }
         // INVARIANT: every range overlapping or touching the new one was
         // merged into it and removed.
@@ -391,77 +369,32 @@ struct Owners {
     devs: [DevMap; fmap::MAX_DAXDEVS],
 }
 
-/// Who names the devices: the root directory daxdev paths are resolved
-/// from, and the credentials they are resolved and checked with.
-///
-/// # Invariants
-///
-/// `path` holds one reference to a `struct path` and `cred` one reference
-/// to a `struct cred` (taken by `famfs_rs_root_get` and
-/// `famfs_rs_cred_get`), put by
-/// [`Conn`]'s drop.
+/// What a connection knows of its devices: their failures and removals,
+/// and which inode maps which of their bytes.
 #[pin_data]
-struct Server {
-    #[pin]
-    path: Opaque<bindings::path>,
-    cred: *const bindings::cred,
-}
-
-impl Server {
-    /// The root and credentials of `server`, or of the calling task if
-    /// `None` (the KUnit cases). The initializer borrows `server`: it must
-    /// run while fuse holds them.
-    fn new<'a>(server: Option<&'a InitServer<'a>>) -> impl PinInit<Self> + 'a {
-        let (root, cred) = server.map_or((ptr::null(), ptr::null()), |s| (s.root(), s.cred()));
-        pin_init!(Server {
-            // SAFETY: `famfs_rs_root_get` fills the path in place and takes
-            // a reference on it; `root` is null or live for the call
-            // (`InitServer` invariant).
-            // INVARIANT: that reference, put by `Conn`'s drop.
-            path <- Opaque::ffi_init(|p| unsafe { ffi::famfs_rs_root_get(p, root) }),
-            // SAFETY: `cred` is null or live for the call (`InitServer`
-            // invariant); returns a referenced, non-null cred.
-            // INVARIANT: that reference, put by `Conn`'s drop.
-            cred: unsafe { ffi::famfs_rs_cred_get(cred) },
-        })
-    }
-}
-
-// SAFETY: the path and the credentials are only read (by the lookup, which
-// takes its own references, and override_creds()) after they are
-// initialised, and put once, by the owner's drop; both may be used from any
-// thread.
-unsafe impl Send for Server {}
-// SAFETY: as above: shared use is read-only.
-unsafe impl Sync for Server {}
-
-/// The state of one connection.
-///
-/// # Invariants
-///
-/// `server` is the root directory and the credentials of the task that
-/// wrote the FUSE_INIT reply (of the task that made the table, in KUnit).
-#[pin_data(PinnedDrop)]
-pub(crate) struct Conn {
-    slots: [DevSlot; fmap::MAX_DAXDEVS],
+pub(crate) struct State {
+    state: [DevState; fmap::MAX_DAXDEVS],
     /// The range maps. Taken by eviction (an fmap's release): never sleep,
     /// allocate or wait on the server under it.
     #[pin]
     owners: SpinLock<Owners>,
-    /// Where and as whom the server's daxdev paths are resolved.
-    #[pin]
-    server: Server,
 }
 
-/// What the holder operations tell famfs_rs about its devices.
-static HOLDER_OPS: ffi::dax_holder_operations = ffi::dax_holder_operations {
-    notify_failure: Some(notify_failure),
-};
+impl State {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(State {
+            state: core::array::from_fn(|_| DevState::new()),
+            owners <- new_spinlock!(Owners {
+                devs: core::array::from_fn(|_| DevMap::new()),
+            }),
+        })
+    }
+}
 
-/// Memory failure on a device we hold.
+/// What the DAX core tells famfs_rs about its devices.
 ///
-/// A device going away (MF_MEM_PRE_REMOVE, from `kill_dax()` on unbind):
-/// mark its slot removed, so that `iomap_begin` and later opens fail with
+/// A device going away (`MF_MEM_PRE_REMOVE`, from `kill_dax()` on unbind):
+/// mark it removed, so that `iomap_begin` and later opens fail with
 /// ENXIO, then take every mapping of every file on it away and wait for
 /// their page references (`fuse_dax_fmap_revoke()`; for a file being
 /// evicted, until its eviction, which waits for them, released its
@@ -485,60 +418,9 @@ static HOLDER_OPS: ffi::dax_holder_operations = ffi::dax_holder_operations {
 /// then recorded as failed, not recovered): an empty range or one off the
 /// device, a kill path's EBUSY (not a DAX mapping), a file that stayed
 /// busy.
-///
-/// # Safety
-///
-/// Called by the DAX core for a device whose holder is a [`DevSlot`]:
-/// `fs_put_dax()` (in [`Conn`]'s drop) waits for the calls running on the
-/// device to return before the slot can go (patches/0004).
-unsafe extern "C" fn notify_failure(
-    dax_dev: *mut ffi::dax_device,
-    offset: u64,
-    len: u64,
-    mf_flags: c_int,
-) -> c_int {
-    // SAFETY: `dax_dev` is a live device the DAX core is notifying about.
-    let holder = unsafe { ffi::dax_holder(dax_dev) };
-    if holder.is_null() {
-        return -(bindings::EOPNOTSUPP as c_int);
-    }
-    // SAFETY: our holder cookie is the address of a `DevSlot` inside a
-    // `Conn`, which outlives the holding (see the function's contract).
-    let slot = unsafe { &*holder.cast::<DevSlot>() };
-    let published = slot.dax();
-    // SAFETY: no preconditions.
-    let pre_remove = unsafe { ffi::famfs_rs_mf_pre_remove(mf_flags) };
-    // A device a losing fill took and is about to release (`Conn::fill`):
-    // no file maps it. A null slot is a fill that took the device and has
-    // not published it yet: a removal must still mark the slot (below), or
-    // that fill would publish a device that is going away; a failure has
-    // no range map to be recorded in yet, so it is reported as not handled
-    // (the fill publishes the device, and its files may map the range).
-    if published != dax_dev {
-        if published.is_null() && !pre_remove {
-            crate::err_rl!(
-                "memory failure at {:#x}+{:#x} of a daxdev being taken: not recorded",
-                offset,
-                len
-            );
-            return -(bindings::EBUSY as c_int);
-        }
-        if !published.is_null() {
-            return 0;
-        }
-    }
-    if !pre_remove {
-        let conn = slot.conn.load(Ordering::Acquire);
-        if conn.is_null() {
-            return 0;
-        }
-        // SAFETY: `conn` is the `Conn` containing `slot` (`DevSlot`
-        // invariant), alive as long as the slot is.
-        let conn = unsafe { &*conn };
-        let Some(dev) = conn.slots.iter().position(|s| ptr::eq(s, slot)) else {
-            return 0;
-        };
-        return match conn.memory_failure(slot, dev, offset, len, mf_flags) {
+impl dax::Holder for State {
+    fn memory_failure(conn: &Conn, dev: usize, offset: u64, len: u64, flags: MfFlags) -> Result {
+        match conn.memory_failure(dev, offset, len, flags) {
             Ok((0, 0)) => {
                 crate::err_rl!(
                     "memory failure on daxdev {} at {:#x}+{:#x}: no file maps it",
@@ -546,7 +428,7 @@ unsafe extern "C" fn notify_failure(
                     offset,
                     len
                 );
-                0
+                Ok(())
             }
             Ok((files, evicted)) => {
                 crate::err_rl!(
@@ -557,7 +439,7 @@ unsafe extern "C" fn notify_failure(
                     files + evicted,
                     evicted
                 );
-                0
+                Ok(())
             }
             Err(e) => {
                 crate::err_rl!(
@@ -567,24 +449,22 @@ unsafe extern "C" fn notify_failure(
                     len,
                     e.to_errno()
                 );
-                e.to_errno()
+                Err(e)
             }
+        }
+    }
+
+    fn removal(conn: &Conn, dev: usize) {
+        let Some(d) = conn.state.get(dev) else {
+            return;
         };
+        d.removed.store(true, Release);
+        let n = conn.revoke_device(dev);
+        crate::err_rl!(
+            "a daxdev is being removed: {} file(s) on it lost their mappings, and fail with ENXIO",
+            n
+        );
     }
-    slot.removed.store(true, Ordering::Release);
-    let conn = slot.conn.load(Ordering::Acquire);
-    if conn.is_null() {
-        return 0;
-    }
-    // SAFETY: `conn` is the `Conn` containing `slot` (`DevSlot`
-    // invariant), alive as long as the slot is.
-    let conn = unsafe { &*conn };
-    let n = conn.revoke_device(slot);
-    crate::err_rl!(
-        "a daxdev is being removed: {} file(s) on it lost their mappings, and fail with ENXIO",
-        n
-    );
-    0
 }
 
 impl Conn {
@@ -592,14 +472,7 @@ impl Conn {
     /// `server`, with its credentials (those of the calling task if
     /// `None`).
     fn with<'a>(server: Option<&'a InitServer<'a>>) -> impl PinInit<Self> + 'a {
-        let server = Server::new(server);
-        pin_init!(Conn {
-            slots: [const { DevSlot::new() }; fmap::MAX_DAXDEVS],
-            owners <- new_spinlock!(Owners {
-                devs: core::array::from_fn(|_| DevMap::new()),
-            }),
-            server <- server,
-        })
+        Devices::new(server, State::new())
     }
 
     /// The table of a connection whose FUSE_INIT reply `server` wrote.
@@ -608,13 +481,15 @@ impl Conn {
     }
 
     /// A table resolving as the calling task (the KUnit cases).
-    pub(crate) fn new() -> impl PinInit<Self> {
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn new_local() -> impl PinInit<Self> {
         Self::with(None::<&InitServer<'static>>)
     }
 
-    /// The slot of device `index` (< MAX_DAXDEVS, checked by the fmap core).
-    pub(crate) fn slot(&self, index: u32) -> Option<&DevSlot> {
-        self.slots.get(index as usize)
+    /// What is known of device `index` (< MAX_DAXDEVS, checked by the fmap
+    /// core).
+    pub(crate) fn dev(&self, index: u32) -> Option<&DevState> {
+        self.state.get(index as usize)
     }
 
     /// Makes sure device `index` is known and at least `end` bytes long,
@@ -622,53 +497,43 @@ impl Conn {
     /// Takes no lock: a server that stalls blocks only this (killable)
     /// opener.
     pub(crate) fn fill(&self, inode: &FmapInode, index: u32, end: u64) -> Result {
-        let slot = self.slot(index).ok_or(ERANGE)?;
-        if slot.dax().is_null() && !slot.is_removed() {
+        let d = self.dev(index).ok_or(ERANGE)?;
+        let i = index as usize;
+        if self.dax(i).is_none() && !d.is_removed() {
             let mut reply = [0u8; DAXDEV_REPLY_SIZE];
             let name = Self::fetch_name(inode, index, &mut reply)?;
-            // INVARIANT: set before the slot can become the device's holder.
-            slot.conn
-                .store(ptr::from_ref(self).cast_mut(), Ordering::Release);
-            let (dax, took) = self.take(inode, index, name, slot)?;
-            // INVARIANT: the first fill stores the device it took; a racing
-            // fill of the same slot found it held by the slot, or took it
-            // again across a removal, and stores the same pointer, or loses
-            // the exchange to it.
-            let published = slot.dax.compare_exchange(
-                ptr::null_mut(),
-                dax,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
-            let won = match published {
-                Ok(_) => dax,
-                Err(won) => won,
-            };
-            if took && won == dax {
-                // INVARIANT: a take of the published device, whether this
-                // fill published it or lost to a fill that found it held
-                // by the slot, or to one whose holding a removal released
-                // before this fill took the device again.
-                slot.takes.fetch_add(1, Ordering::Relaxed);
-            }
-            if published.is_err() {
-                if took && won != dax {
-                    // A racing fill published another device (the server
-                    // named two for one index): this one is not published,
-                    // so release it here, or it stays held for good.
+            match self.take(i, name) {
+                Ok(Taken::Held) => {}
+                Ok(Taken::Other) => crate::warn_rl!(
+                    "file {}: daxdev {} was named twice with different devices; keeping the first",
+                    inode.nodeid(),
+                    index
+                ),
+                Err(e) => {
+                    let why = match e {
+                        e if e == EACCES => "the server may not open it for reading and writing",
+                        e if e == ELOOP => "a magic link or a symlink loop on the way",
+                        e if e == ENOENT => "no such node where the server lives",
+                        e if e == ENODEV => "not a device-dax character device",
+                        e if e == EOPNOTSUPP => "not bound to fsdev_dax",
+                        e if e == EBUSY => "another holder has it",
+                        e if e == ENXIO => "it is being removed, or was unbound meanwhile",
+                        e if e == EINTR => "interrupted while waiting for the device",
+                        _ => "lookup failed",
+                    };
                     crate::warn_rl!(
-                        "file {}: daxdev {} was named twice with different devices; keeping the first",
+                        "file {}: daxdev {} ({:?}) refused: {} (error {})",
                         inode.nodeid(),
-                        index
+                        index,
+                        name,
+                        why,
+                        e.to_errno()
                     );
-                    // SAFETY: `take` took `dax` with two references and the
-                    // slot's address as holder; nothing else knows of it.
-                    unsafe { ffi::famfs_rs_daxdev_close(dax, slot.holder()) };
-                    HELD_DAXDEVS.fetch_sub(1, Ordering::Relaxed);
+                    return Err(e);
                 }
             }
         }
-        if slot.is_removed() {
+        if d.is_removed() {
             crate::warn_rl!(
                 "file {}: daxdev {} was removed; remount to use it again",
                 inode.nodeid(),
@@ -676,15 +541,15 @@ impl Conn {
             );
             return Err(ENXIO);
         }
-        // SAFETY: the slot holds a live device (type invariant).
-        let rc = unsafe { ffi::famfs_rs_daxdev_check_end(slot.dax(), end) };
-        if rc != 0 {
+        // Published above, or by an earlier fill.
+        let dax = self.dax(i).ok_or(EIO)?;
+        if let Err(e) = dax.check_end(end) {
             crate::warn_rl!(
                 "file {}: fmap reaches byte {:#x} of daxdev {}, which is shorter ({})",
                 inode.nodeid(),
                 end,
                 index,
-                rc
+                e.to_errno()
             );
             return Err(ERANGE);
         }
@@ -716,71 +581,17 @@ impl Conn {
         })
     }
 
-    /// Takes the device at `name` (resolved as the server would open it)
-    /// as `slot`'s fs-dax holder, or finds that `slot` holds it already:
-    /// the device, and whether this call took it (then it holds two
-    /// references, which whoever publishes or drops it releases).
-    fn take(
-        &self,
-        inode: &FmapInode,
-        index: u32,
-        name: &CStr,
-        slot: &DevSlot,
-    ) -> Result<(*mut ffi::dax_device, bool)> {
-        let mut dax = ptr::null_mut();
-        // SAFETY: `server` holds a referenced path and credentials (type
-        // invariant); `name` is NUL-terminated; the holder cookie is the
-        // slot's address, stable for the connection's life; `dax` is
-        // writable.
-        let rc = unsafe {
-            ffi::famfs_rs_daxdev_open(
-                self.server.path.get(),
-                self.server.cred,
-                name.as_char_ptr(),
-                slot.holder(),
-                &HOLDER_OPS,
-                &mut dax,
-            )
-        };
-        if rc < 0 {
-            let why = match Error::from_errno(rc) {
-                e if e == EACCES => "the server may not open it for reading and writing",
-                e if e == ELOOP => "a magic link or a symlink loop on the way",
-                e if e == ENOENT => "no such node where the server lives",
-                e if e == ENODEV => "not a device-dax character device",
-                e if e == EOPNOTSUPP => "not bound to fsdev_dax",
-                e if e == EBUSY => "another holder has it",
-                e if e == ENXIO => "it is being removed, or was unbound meanwhile",
-                e if e == EINTR => "interrupted while waiting for the device",
-                _ => "lookup failed",
-            };
-            crate::warn_rl!(
-                "file {}: daxdev {} ({:?}) refused: {} (error {})",
-                inode.nodeid(),
-                index,
-                name,
-                why,
-                rc
-            );
-            return Err(Error::from_errno(rc));
-        }
-        if rc == 0 {
-            HELD_DAXDEVS.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok((dax, rc == 0))
-    }
-
-    /// Records that the inode `key` (file `nodeid`, for messages) maps every
-    /// device run of `fmap`, or fails without recording anything: EBUSY if
-    /// another live inode maps a byte of one of them, EINVAL if `fmap` maps
-    /// a device byte twice, ENOMEM. An inode claims once: fuse fetches and
-    /// publishes one fmap per inode, freed at its eviction.
+    /// Records that the inode `owner` (file `nodeid`, for messages) maps
+    /// every device run of `fmap`, or fails without recording anything:
+    /// EBUSY if another live inode maps a byte of one of them, EINVAL if
+    /// `fmap` maps a device byte twice, ENOMEM. An inode claims once: fuse
+    /// fetches and publishes one fmap per inode, freed at its eviction.
     ///
     /// Each run's node is allocated before the lock is taken, and the lock
     /// is held for one run at a time: a claim of 2^21 runs never holds it
     /// long. A racing claim may meanwhile see part of this one, and fail
     /// with EBUSY on it as it would on the whole.
-    pub(crate) fn claim(&self, key: usize, nodeid: u64, fmap: &KFmap) -> Result {
+    pub(crate) fn claim(&self, owner: &Arc<Owner>, nodeid: u64, fmap: &KFmap) -> Result {
         let mut done = 0usize;
         let mut clash = None;
         let r = fmap.for_each_run(
@@ -789,7 +600,7 @@ impl Conn {
                 let end = run.dev_offset.checked_add(run.len).ok_or(EOVERFLOW)?;
                 let claim = Claim {
                     end,
-                    owner: key,
+                    owner: owner.clone(),
                     file_offset: run.back.file_offset,
                     chunk: u32::try_from(run.back.chunk).map_err(|_| EIO)?,
                     nstrips: run.back.nstrips,
@@ -797,9 +608,9 @@ impl Conn {
                 let mut o = self.owners.lock();
                 let dev = o.devs.get_mut(run.devindex as usize).ok_or(EIO)?;
                 if let Some((at, c)) = dev.first_claim(run.dev_offset, end) {
-                    drop(o);
-                    let mine = c.owner == key;
+                    let mine = Arc::ptr_eq(&c.owner, owner);
                     clash = Some((run.devindex, at.max(run.dev_offset), mine));
+                    drop(o);
                     return Err(if mine { EINVAL } else { EBUSY });
                 }
                 // INVARIANT: `[dev_offset, end)` overlaps no claim (checked
@@ -813,7 +624,7 @@ impl Conn {
             EIO,
         );
         if let Err(e) = r {
-            self.remove_runs(key, fmap, done);
+            self.remove_runs(owner, fmap, done);
             match clash {
                 Some((dev, at, true)) => crate::warn_rl!(
                     "file {}: fmap maps byte {:#x} of daxdev {} twice",
@@ -834,10 +645,10 @@ impl Conn {
         Ok(())
     }
 
-    /// Removes the first `n` runs of `fmap` claimed for `key`. No
+    /// Removes the first `n` runs of `fmap` claimed for `owner`. No
     /// allocation, no sleep under the lock, which is held for one run at a
     /// time.
-    fn remove_runs(&self, key: usize, fmap: &KFmap, n: usize) {
+    fn remove_runs(&self, owner: &Owner, fmap: &KFmap, n: usize) {
         let mut i = 0usize;
         // Cannot fail: the walk is the one claim() made.
         let _ = fmap.for_each_run(
@@ -849,7 +660,9 @@ impl Conn {
                 let mut o = self.owners.lock();
                 let node = o.devs.get_mut(run.devindex as usize).and_then(|d| {
                     match d.claims.get(&run.dev_offset) {
-                        Some(c) if c.owner == key => d.claims.remove_node(&run.dev_offset),
+                        Some(c) if core::ptr::eq(&*c.owner, owner) => {
+                            d.claims.remove_node(&run.dev_offset)
+                        }
                         _ => None,
                     }
                 });
@@ -863,13 +676,14 @@ impl Conn {
         );
     }
 
-    /// Undoes a successful `claim(key, _, fmap)`: called from inode
+    /// Undoes a successful `claim(owner, _, fmap)`: called from inode
     /// eviction.
-    pub(crate) fn release(&self, key: usize, fmap: &KFmap) {
-        self.remove_runs(key, fmap, usize::MAX);
+    pub(crate) fn release(&self, owner: &Owner, fmap: &KFmap) {
+        self.remove_runs(owner, fmap, usize::MAX);
     }
 
     /// Claimed runs on device `dev` (for the scale tests).
+    #[cfg(CONFIG_KUNIT)]
     pub(crate) fn claimed_runs(&self, dev: usize) -> usize {
         let o = self.owners.lock();
         o.devs.get(dev).map_or(0, |d| d.claims.keys().count())
@@ -880,7 +694,7 @@ impl Conn {
     /// the first byte is bad. For devices with a bad range only: lock-free
     /// unless the device has more than [`FAST_BAD`] bad ranges.
     pub(crate) fn good_len(&self, dev: u32, dev_offset: u64, len: u64) -> Result<u64> {
-        match self.slot(dev).ok_or(EIO)?.bad.good_len(dev_offset, len) {
+        match self.dev(dev).ok_or(EIO)?.bad.good_len(dev_offset, len) {
             BadLookup::Good(n) => Ok(n),
             BadLookup::Poisoned => Err(EHWPOISON),
             BadLookup::AskMap => self.good_len_locked(dev, dev_offset, len),
@@ -896,20 +710,23 @@ impl Conn {
             .good_len(dev_offset, len)
     }
 
-    /// Records `[start, end)` of device `dev` (`slot`) as bad, for the
-    /// range map and the fault path's copy. `end > start`.
-    pub(crate) fn record_bad(&self, slot: &DevSlot, dev: usize, start: u64, end: u64) {
+    /// Records `[start, end)` of device `dev` as bad, for the range map and
+    /// the fault path's copy. `end > start`.
+    pub(crate) fn record_bad(&self, dev: usize, start: u64, end: u64) {
+        let Some(d) = self.state.get(dev) else {
+            return;
+        };
         let node = RBTreeNodeReservation::new(GFP_KERNEL);
         let mut o = self.owners.lock();
-        if let Some(d) = o.devs.get_mut(dev) {
+        if let Some(m) = o.devs.get_mut(dev) {
             match node {
-                Ok(node) => d.add_bad(start, end, node),
+                Ok(node) => m.add_bad(start, end, node),
                 // No memory to record the range: fail safe, the whole
                 // device is bad from now on.
-                Err(_) => d.all_bad = true,
+                Err(_) => m.all_bad = true,
             }
             // Before the caller's kill: a fault from now on sees the range.
-            slot.bad.publish(d);
+            d.bad.publish(m);
         }
     }
 
@@ -924,23 +741,21 @@ impl Conn {
     /// path's error, `EBUSY` for a file that stayed busy.
     pub(crate) fn memory_failure(
         &self,
-        slot: &DevSlot,
         dev: usize,
         offset: u64,
         len: u64,
-        mf_flags: c_int,
+        flags: MfFlags,
     ) -> Result<(usize, usize)> {
         let page = kernel::page::PAGE_SIZE as u64;
         let last = offset.checked_add(len).filter(|_| len > 0).ok_or(EINVAL)?;
-        // SAFETY: the slot holds a live device (type invariant; `dax_dev`
-        // is being notified about).
-        if unsafe { ffi::famfs_rs_daxdev_check_end(slot.dax(), last) } != 0 {
+        let dax = self.dax(dev).ok_or(EINVAL)?;
+        if dax.check_end(last).is_err() {
             return Err(EINVAL);
         }
         let start = offset & !(page - 1);
         let end = last.saturating_add(page - 1) & !(page - 1);
-        self.record_bad(slot, dev, start, end);
-        self.kill_range(dev, start, end, mf_flags)
+        self.record_bad(dev, start, end);
+        self.kill_range(dev, start, end, flags)
     }
 
     /// How often, 10 ms apart, a memory failure tries again to pin a file
@@ -948,34 +763,36 @@ impl Conn {
     /// the whole failure (it runs under the global `mf_mutex`).
     const PIN_TRIES: u32 = 100;
 
+    /// The first claim on device `dev` overlapping `[at, end)`: its start
+    /// and a copy, taken under the owners lock.
+    fn next_claim(&self, dev: usize, at: u64, end: u64) -> Option<(u64, Claim)> {
+        let o = self.owners.lock();
+        o.devs
+            .get(dev)
+            .and_then(|d| d.first_claim(at, end))
+            .map(|(k, c)| (k, c.clone()))
+    }
+
     /// Hands every file range that maps `[start, end)` of device `dev` to
     /// `mf_dax_kill_procs()`: the files handled and those being evicted, or
     /// the first error (the other files are still handled). The lock is
-    /// held only to find and pin the next owner.
+    /// held only to find the next owner.
     fn kill_range(
         &self,
         dev: usize,
         start: u64,
         end: u64,
-        mf_flags: c_int,
+        flags: MfFlags,
     ) -> Result<(usize, usize)> {
         let (mut files, mut evicted) = (0usize, 0usize);
         let mut first_err = None;
         let mut at = start;
         let mut tries = 0u32;
         while at < end {
-            let (inode, key, c) = {
-                let o = self.owners.lock();
-                let Some((key, c)) = o.devs.get(dev).and_then(|d| d.first_claim(at, end)) else {
-                    break;
-                };
-                // SAFETY: a claimed owner is a live fmap inode of this
-                // connection: its claim is released by its eviction, which
-                // needs this lock, before the inode is freed.
-                let inode = unsafe { InodeRef::grab(c.owner as *mut bindings::inode) };
-                (inode, key, c)
+            let Some((key, c)) = self.next_claim(dev, at, end) else {
+                break;
             };
-            let inode = match inode {
+            let inode = match c.owner.pin() {
                 Ok(Some(inode)) => inode,
                 // Being evicted: no mapping of it is left to signal, and its
                 // new faults and I/O fail on the bad range.
@@ -987,8 +804,7 @@ impl Conn {
                 // A writer holds s_umount: look at the claim again soon.
                 Err(e) if e == EAGAIN && tries < Self::PIN_TRIES => {
                     tries += 1;
-                    // SAFETY: no preconditions; no lock is held.
-                    unsafe { bindings::msleep(10) };
+                    fsleep(Delta::from_millis(10));
                     continue;
                 }
                 Err(_) => {
@@ -1001,7 +817,7 @@ impl Conn {
             let back = c.back();
             let (a, b) = (start.max(key) - key, end.min(c.end) - key);
             for (file_offset, n) in back.file_ranges(a, b) {
-                if let Err(e) = inode.kill_procs(file_offset, n, mf_flags) {
+                if let Err(e) = inode.kill_procs(file_offset, n, flags) {
                     first_err.get_or_insert(e);
                 }
             }
@@ -1014,87 +830,51 @@ impl Conn {
         }
     }
 
-    /// Takes every mapping of every file on the device of `slot` away
+    /// Takes every mapping of every file on device `dev` away
     /// (`fuse_dax_fmap_revoke()`), and waits until every file on it that is
     /// being evicted has released its claim (its eviction first waits for
     /// its page references); returns how many files were revoked. The
-    /// owners lock is held only to find and pin the next inode.
-    fn revoke_device(&self, slot: &DevSlot) -> usize {
-        /// What the next claim on the device needs.
-        enum Next {
-            /// Pinned: revoke it.
-            Revoke(InodeRef),
-            /// Being evicted, or its super block is busy: its eviction
-            /// waits for its page references and then releases its claim.
-            /// Wait for that.
-            Wait,
-            /// No claim left.
-            Done,
-        }
-        let Some(dev) = self.slots.iter().position(|s| ptr::eq(s, slot)) else {
-            return 0;
-        };
+    /// owners lock is held only to find the next claim.
+    fn revoke_device(&self, dev: usize) -> usize {
         let mut cursor = 0u64;
-        let mut last = 0usize;
+        let mut last: Option<Arc<Owner>> = None;
         let mut n = 0usize;
-        loop {
-            let next = {
-                let o = self.owners.lock();
-                let mut next = Next::Done;
-                if let Some(d) = o.devs.get(dev) {
-                    while let Some((&key, &c)) = d
-                        .claims
-                        .cursor_lower_bound(&cursor)
-                        .as_ref()
-                        .map(|c| c.current())
-                    {
-                        if c.owner == last {
-                            cursor = c.end;
-                            continue;
-                        }
-                        // SAFETY: a claimed owner is a live fmap inode of this
-                        // connection: its claim is released by its eviction,
-                        // which needs this lock, before the inode is freed.
-                        next = match unsafe { InodeRef::grab(c.owner as *mut bindings::inode) } {
-                            Ok(Some(inode)) => {
-                                last = c.owner;
-                                cursor = c.end;
-                                Next::Revoke(inode)
-                            }
-                            // Look at this claim again once the eviction (or
-                            // the writer of s_umount) is done.
-                            Ok(None) | Err(_) => {
-                                cursor = key;
-                                Next::Wait
-                            }
-                        };
-                        break;
-                    }
-                }
-                next
-            };
-            match next {
-                Next::Revoke(inode) => {
+        let mut steps = 0usize;
+        while let Some((key, c)) = self.next_claim(dev, cursor, u64::MAX) {
+            steps += 1;
+            cond_resched_every(steps);
+            if last.as_ref().is_some_and(|l| Arc::ptr_eq(l, &c.owner)) {
+                cursor = c.end;
+                continue;
+            }
+            match c.owner.pin() {
+                Ok(Some(inode)) => {
+                    cursor = c.end;
                     // Cannot fail: the wait for page references is not
                     // interruptible.
                     let _ = inode.revoke();
                     n += 1;
+                    last = Some(c.owner);
                     // `inode` is unpinned here, without the lock.
                 }
-                // Until the memory is free of references, it must not go.
-                // SAFETY: no preconditions; no lock is held.
-                Next::Wait => unsafe { bindings::msleep(1) },
-                Next::Done => return n,
+                // Being evicted, or its super block is busy: its eviction
+                // waits for its page references and then releases its
+                // claim. Look at this claim again once that is done: until
+                // the memory is free of references, it must not go.
+                Ok(None) | Err(_) => {
+                    cursor = key;
+                    fsleep(Delta::from_millis(1));
+                }
             }
         }
+        n
     }
 }
 
 /// Every 1024 steps of a long walk, lets others run.
 fn cond_resched_every(i: usize) {
     if i % 1024 == 0 {
-        // SAFETY: no preconditions; called with no lock held.
-        unsafe { ffi::famfs_rs_cond_resched() };
+        cond_resched();
     }
 }
 
@@ -1127,40 +907,4 @@ pub(crate) fn parse_daxdev_reply(
         return Err("name is not an absolute path");
     }
     CStr::from_bytes_with_nul(&name[..=nul]).map_err(|_| "bad name")
-}
-
-#[pinned_drop]
-impl PinnedDrop for Conn {
-    fn drop(self: Pin<&mut Self>) {
-        for slot in &self.slots {
-            let dax = slot.dax();
-            if !dax.is_null() {
-                // No fill is running: the connection goes once no inode is
-                // left, and every fill runs in an open of one.
-                let takes = slot.takes.load(Ordering::Relaxed);
-                // SAFETY: a filled slot took the device at least once, with
-                // its own address as holder and two references (type
-                // invariant); no fmap of the connection is left, so nothing
-                // maps it any more. After a removal the holding is gone and
-                // fs_put_dax() leaves the device alone (patches/0004), unless
-                // a fill took it again after a rebind: then it is the slot's
-                // and released here. fs_put_dax() also waits for a
-                // notify_failure() still running with this slot.
-                unsafe { ffi::famfs_rs_daxdev_close(dax, slot.holder()) };
-                for _ in 1..takes {
-                    // SAFETY: each further take holds two references (type
-                    // invariant), put here once; its holding was the one
-                    // released above, if the device still had it.
-                    unsafe {
-                        ffi::put_dax(dax);
-                        ffi::put_dax(dax);
-                    }
-                }
-                HELD_DAXDEVS.fetch_sub(takes, Ordering::Relaxed);
-            }
-        }
-        // SAFETY: `server` holds a reference on each (`Server` invariant),
-        // put once.
-        unsafe { ffi::famfs_rs_server_put(self.server.path.get(), self.server.cred) };
-    }
 }

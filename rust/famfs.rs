@@ -15,23 +15,31 @@
 //!   resolves the offset in constant time and fills the iomap: no lock, no
 //!   allocation, no lookup.
 
+//!
+//! The logic (this file, `conn.rs`, `fmap.rs`) has no `unsafe`: it lives in
+//! the abstractions `provider.rs` (the fuse hook and its inodes), `dax.rs`
+//! (DAX devices held as fs-dax holder) and `sys.rs` (printing, debugfs).
+
 use kernel::prelude::*;
 use kernel::{
     alloc::{
         flags::{GFP_KERNEL, GFP_KERNEL_ACCOUNT},
-        KBox, KVVec,
+        KVVec,
     },
-    str::CString,
+    error::code,
     sync::{Arc, ArcBorrow},
 };
 
 mod conn;
+mod dax;
 mod ffi;
 pub mod fmap;
 mod provider;
+mod sys;
 
 use conn::Conn;
-use provider::{FmapInode, FmapProvider, InitServer, Iomap, Registration};
+use dax::DaxDev;
+use provider::{FmapInode, FmapProvider, InitServer, Iomap, Owner, Registration};
 
 /// Version of famfs_rs, logged at load.
 pub const VERSION: &str = "0.1.0";
@@ -48,7 +56,7 @@ module! {
 #[macro_export]
 macro_rules! warn_rl {
     ($($arg:tt)*) => {
-        $crate::log_ratelimited(false, ::core::format_args!($($arg)*))
+        $crate::sys::log_ratelimited(false, ::core::format_args!($($arg)*))
     };
 }
 
@@ -56,16 +64,8 @@ macro_rules! warn_rl {
 #[macro_export]
 macro_rules! err_rl {
     ($($arg:tt)*) => {
-        $crate::log_ratelimited(true, ::core::format_args!($($arg)*))
+        $crate::sys::log_ratelimited(true, ::core::format_args!($($arg)*))
     };
-}
-
-#[doc(hidden)]
-pub fn log_ratelimited(err: bool, args: core::fmt::Arguments<'_>) {
-    if let Ok(msg) = CString::try_from_fmt(args) {
-        // SAFETY: `msg` is a NUL-terminated string alive during the call.
-        unsafe { ffi::famfs_rs_log_ratelimited(err, msg.as_char_ptr()) };
-    }
 }
 
 /// An fmap whose index lives in kernel memory.
@@ -88,18 +88,18 @@ fn kalloc(n: usize) -> fmap::Result<KVVec<u64>> {
 /// # Invariants
 ///
 /// Every device `fmap` names is filled in `conn` and is at least as long as
-/// the fmap needs, and `conn` records the inode `key` as the owner of every
-/// device run `fmap` maps, until drop.
-pub struct InodeFmap {
+/// the fmap needs, and `conn` records `owner` as the owner of every device
+/// run `fmap` maps, until drop.
+pub(crate) struct InodeFmap {
     fmap: KFmap,
     conn: Arc<Conn>,
-    /// The inode's key, its owner in `conn`'s range maps.
-    key: usize,
+    /// The inode, its owner in `conn`'s range maps.
+    owner: Arc<Owner>,
 }
 
 impl Drop for InodeFmap {
     fn drop(&mut self) {
-        self.conn.release(self.key, &self.fmap);
+        self.conn.release(&self.owner, &self.fmap);
     }
 }
 
@@ -144,23 +144,26 @@ struct Famfs;
 
 #[vtable]
 impl FmapProvider for Famfs {
+    type Module = FamfsRs;
     type Conn = Arc<Conn>;
-    type Fmap = KBox<InodeFmap>;
+    type Fmap = InodeFmap;
 
     fn conn_init(server: &InitServer<'_>) -> Result<Arc<Conn>> {
         Arc::pin_init(Conn::with_server(server), GFP_KERNEL)
     }
 
-    fn fmap_get(inode: &FmapInode, conn: ArcBorrow<'_, Conn>) -> Result<(KBox<InodeFmap>, u64)> {
+    fn fmap_get(
+        inode: &FmapInode,
+        owner: &Arc<Owner>,
+        conn: ArcBorrow<'_, Conn>,
+    ) -> Result<(InodeFmap, u64)> {
         let fmap = fetch_fmap(inode)?;
         for (index, end) in fmap.devices() {
             conn.fill(inode, index, end)?;
         }
         let size = fmap.file_size();
-        let key = inode.key();
-        // Allocated first: once claimed, nothing may fail without releasing.
-        let f = KBox::new_uninit(GFP_KERNEL)?;
-        conn.claim(key, inode.nodeid(), &fmap)?;
+        // Nothing fails after the claim: the fmap's drop releases it.
+        conn.claim(owner, inode.nodeid(), &fmap)?;
         // fs-dax may map a block's PFN from its DAX entry: the fmap fuse
         // publishes now never changes while the inode lives; each device
         // is a device_dax instance, held (its translation fixed) until
@@ -170,31 +173,25 @@ impl FmapProvider for Famfs {
         inode.set_dax_stable();
         // INVARIANT: every device of the fmap was filled and checked above,
         // and its runs were claimed for this inode.
-        let f = KBox::write(
-            f,
-            InodeFmap {
-                fmap,
-                conn: conn.into(),
-                key,
-            },
-        );
+        let f = InodeFmap {
+            fmap,
+            conn: conn.into(),
+            owner: owner.clone(),
+        };
         Ok((f, size))
     }
 
-    fn flush_dax_dev(fmap: &InodeFmap) -> *mut ffi::dax_device {
-        let mut first: *mut ffi::dax_device = core::ptr::null_mut();
+    fn flush_dax_dev(fmap: &InodeFmap) -> Option<&DaxDev> {
+        let mut first = None;
         for (index, _) in fmap.fmap.devices() {
-            let Some(slot) = fmap.conn.slot(index) else {
+            // Held: filled (InodeFmap invariant).
+            let Some(dax) = fmap.conn.dax(index as usize) else {
                 continue;
             };
-            let dax = slot.dax();
-            // SAFETY: the device is held (InodeFmap invariant).
-            if unsafe { ffi::dax_write_cache_enabled(dax) } {
-                return dax;
+            if dax.write_cache_enabled() {
+                return Some(dax);
             }
-            if first.is_null() {
-                first = dax;
-            }
+            first = first.or(Some(dax));
         }
         first
     }
@@ -221,42 +218,21 @@ impl FmapProvider for Famfs {
             .fmap
             .resolve(pos, len)
             .map_err(|e| to_kernel_error(&e))?;
-        let slot = fmap.conn.slot(m.devindex).ok_or(EIO)?;
-        if slot.is_removed() {
+        let dev = fmap.conn.dev(m.devindex).ok_or(EIO)?;
+        if dev.is_removed() {
             return Err(ENXIO);
         }
         // Only on a device a memory failure hit: map up to its first bad
         // byte, fail with EHWPOISON at one.
-        let length = if slot.is_bad() {
+        let length = if dev.is_bad() {
             fmap.conn.good_len(m.devindex, m.dev_offset, m.length)?
         } else {
             m.length
         };
-        // The device is held (InodeFmap invariant), so `dax()` is non-null.
-        iomap.set_mapped(slot.dax(), pos, m.dev_offset, length);
+        // Held: filled (InodeFmap invariant).
+        let dax = fmap.conn.dax(m.devindex as usize).ok_or(EIO)?;
+        iomap.set_mapped(dax, pos, m.dev_offset, length);
         Ok(())
-    }
-}
-
-/// `/sys/kernel/debug/famfs_rs` (the benchmark's iomap_begin timing),
-/// removed on drop.
-struct Debugfs;
-
-impl Debugfs {
-    fn new() -> Self {
-        let held = conn::HELD_DAXDEVS.as_ptr().cast();
-        // SAFETY: called once, at module init, undone in `drop`; the count
-        // is a static with the layout of an `unsigned long` (`usize` on the
-        // kernel's targets), which debugfs only reads.
-        unsafe { ffi::famfs_rs_debugfs_init(held) };
-        Debugfs
-    }
-}
-
-impl Drop for Debugfs {
-    fn drop(&mut self) {
-        // SAFETY: `famfs_rs_debugfs_init` ran in `new`.
-        unsafe { ffi::famfs_rs_debugfs_exit() };
     }
 }
 
@@ -264,13 +240,13 @@ struct FamfsRs {
     // Dropped in order: unregister first, so no iomap_begin runs once the
     // timing files are gone.
     _registration: Registration<Famfs>,
-    _debugfs: Debugfs,
+    _debugfs: sys::Debugfs,
 }
 
 impl kernel::Module for FamfsRs {
-    fn init(module: &'static ThisModule) -> Result<Self> {
-        let debugfs = Debugfs::new();
-        let registration = Registration::new(module)?;
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let debugfs = sys::Debugfs::new()?;
+        let registration = Registration::new()?;
         pr_info!(
             "famfs_rs {} loaded (fmap version {}, up to {} daxdevs per connection)\n",
             VERSION,
@@ -289,7 +265,7 @@ impl Drop for FamfsRs {
         // Every connection pins the module, so none is left, and each one
         // released its devices when it went: a device still held would
         // call this module's holder operations after it is gone.
-        let held = conn::HELD_DAXDEVS.load(core::sync::atomic::Ordering::Relaxed);
+        let held = dax::held();
         if kernel::warn_on!(held != 0) {
             pr_err!("{} daxdev(s) still held at unload\n", held);
         }
@@ -297,14 +273,25 @@ impl Drop for FamfsRs {
     }
 }
 
-/// Turns an fmap core error into a kernel error with the same errno.
+/// Turns an fmap core error into the kernel error of its errno.
 pub fn to_kernel_error(e: &fmap::Error) -> Error {
-    Error::from_errno(-(e.errno as i32))
+    match e.errno {
+        fmap::Errno::Eio => code::EIO,
+        fmap::Errno::E2big => code::E2BIG,
+        fmap::Errno::Enomem => code::ENOMEM,
+        fmap::Errno::Einval => code::EINVAL,
+        fmap::Errno::Erange => code::ERANGE,
+        fmap::Errno::Eproto => code::EPROTO,
+        fmap::Errno::Eoverflow => code::EOVERFLOW,
+    }
 }
 
 #[kunit_tests(famfs_rs)]
 mod tests {
-    use super::{conn, ffi, kalloc, to_kernel_error, Famfs, FmapProvider, InodeFmap, Iomap, KFmap};
+    use super::{
+        conn, dax::MfFlags, ffi, kalloc, provider, to_kernel_error, Famfs, FmapProvider, InodeFmap,
+        Iomap, KFmap, Owner,
+    };
     use kernel::alloc::flags::GFP_KERNEL;
     use kernel::error::code::{EBUSY, EINVAL, EIO, ERANGE};
     use kernel::prelude::*;
@@ -401,9 +388,10 @@ mod tests {
         let mut buf = [0u8; 32 + 24];
         let n = simple(&mut buf, 2 * MIB, &[(0, 0, 2 * MIB)]);
         let fmap = KFmap::parse(&buf[..n], kalloc).expect("valid fmap");
-        let conn = Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory");
+        let conn = Arc::pin_init(conn::Conn::new_local(), GFP_KERNEL).expect("memory");
         // No device and no claim: only the past-EOF path is exercised.
-        let f = InodeFmap { fmap, conn, key: 0 };
+        let owner = Owner::detached().expect("memory");
+        let f = InodeFmap { fmap, conn, owner };
         let mut raw = ffi::iomap::default();
         let mut iomap = Iomap::new(&mut raw);
         let read = ffi::IOMAP_DAX;
@@ -430,34 +418,35 @@ mod tests {
 
     #[test]
     fn memory_failure_of_an_empty_or_overflowing_range_is_refused() {
-        let conn = Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory");
-        let slot = conn.slot(0).expect("slot 0");
+        let conn = Arc::pin_init(conn::Conn::new_local(), GFP_KERNEL).expect("memory");
+        let dev = conn.dev(0).expect("device 0");
+        let none = MfFlags::none();
         // Refused before the (here absent) device or the maps are touched.
-        assert_eq!(conn.memory_failure(slot, 0, 0x1000, 0, 0), Err(EINVAL));
+        assert_eq!(conn.memory_failure(0, 0x1000, 0, none), Err(EINVAL));
         assert_eq!(
-            conn.memory_failure(slot, 0, u64::MAX - 10, 100, 0),
+            conn.memory_failure(0, u64::MAX - 10, 100, none),
             Err(EINVAL)
         );
-        assert_eq!(conn.memory_failure(slot, 0, u64::MAX, 1, 0), Err(EINVAL));
+        assert_eq!(conn.memory_failure(0, u64::MAX, 1, none), Err(EINVAL));
         // Nothing was recorded: the device has no bad range.
-        assert!(!slot.is_bad());
+        assert!(!dev.is_bad());
         assert_eq!(conn.good_len(0, 0x1000, 0x1000), Ok(0x1000));
     }
 
     #[test]
     fn bad_ranges_read_without_the_lock_agree_with_the_map() {
-        let conn = Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory");
-        let slot = conn.slot(0).expect("slot 0");
+        let conn = Arc::pin_init(conn::Conn::new_local(), GFP_KERNEL).expect("memory");
+        let dev = conn.dev(0).expect("device 0");
         let page = 0x1000u64;
-        conn.record_bad(slot, 0, 4 * MIB, 4 * MIB + page);
-        assert!(slot.is_bad());
+        conn.record_bad(0, 4 * MIB, 4 * MIB + page);
+        assert!(dev.is_bad());
         assert_eq!(conn.good_len(0, 0, 8 * MIB), Ok(4 * MIB));
         assert_eq!(conn.good_len(0, 4 * MIB, page), Err(EHWPOISON));
         assert_eq!(conn.good_len(0, 4 * MIB + page - 1, 1), Err(EHWPOISON));
         assert_eq!(conn.good_len(0, 4 * MIB + page, page), Ok(page));
         assert_eq!(conn.good_len(0, 4 * MIB - page, 2 * MIB), Ok(page));
         // Another device of the connection is not affected.
-        assert!(!conn.slot(1).expect("slot 1").is_bad());
+        assert!(!conn.dev(1).expect("device 1").is_bad());
         assert_eq!(conn.good_len(1, 4 * MIB, page), Ok(page));
         // Up to and past the ranges the fault path copies (8): ranges
         // here and there, some touching or overlapping earlier ones (merged
@@ -468,7 +457,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let start = (x % 64) * 64 * 1024;
-            conn.record_bad(slot, 0, start, start + (1 + (x >> 8) % 4) * page);
+            conn.record_bad(0, start, start + (1 + (x >> 8) % 4) * page);
             for q in 0..256u64 {
                 let at = q * 16 * 1024 + (x >> 20) % page;
                 for len in [1, page, 64 * 1024, 2 * MIB] {
@@ -484,47 +473,43 @@ mod tests {
 
     #[test]
     fn block_owners_are_inodes_not_numbers() {
-        let conn = Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory");
+        let conn = Arc::pin_init(conn::Conn::new_local(), GFP_KERNEL).expect("memory");
+        let (i1, i2, i3) = (
+            Owner::detached().expect("memory"),
+            Owner::detached().expect("memory"),
+            Owner::detached().expect("memory"),
+        );
         let mut buf = [0u8; 32 + 2 * 24];
         let n = simple(&mut buf, 4 * MIB, &[(0, 16 * MIB, 4 * MIB)]);
         let a = KFmap::parse(&buf[..n], kalloc).expect("valid fmap");
-        // Two inodes (keys) the server gave the same number (nodeid 7).
-        assert_eq!(conn.claim(0x1000, 7, &a), Ok(()));
-        assert_eq!(conn.claim(0x2000, 7, &a), Err(EBUSY));
+        // Two inodes the server gave the same number (nodeid 7).
+        assert_eq!(conn.claim(&i1, 7, &a), Ok(()));
+        assert_eq!(conn.claim(&i2, 7, &a), Err(EBUSY));
         // Overlapping by one block: still refused.
         let n = simple(&mut buf, 4 * MIB, &[(0, 18 * MIB, 4 * MIB)]);
         let b = KFmap::parse(&buf[..n], kalloc).expect("valid fmap");
-        assert_eq!(conn.claim(0x2000, 8, &b), Err(EBUSY));
+        assert_eq!(conn.claim(&i2, 8, &b), Err(EBUSY));
         // One fmap mapping a block twice.
         let n = simple(&mut buf, 4 * MIB, &[(1, 0, 2 * MIB), (1, 0, 2 * MIB)]);
         let c = KFmap::parse(&buf[..n], kalloc).expect("valid fmap");
-        assert_eq!(conn.claim(0x3000, 9, &c), Err(EINVAL));
+        assert_eq!(conn.claim(&i3, 9, &c), Err(EINVAL));
         // A refused claim recorded nothing.
         assert_eq!(conn.claimed_runs(0), 1);
         assert_eq!(conn.claimed_runs(1), 0);
         // Released by its owner, the bytes go to the other inode.
-        conn.release(0x1000, &a);
+        conn.release(&i1, &a);
         assert_eq!(conn.claimed_runs(0), 0);
-        assert_eq!(conn.claim(0x2000, 7, &b), Ok(()));
-        assert_eq!(conn.claim(0x1000, 7, &a), Err(EBUSY));
-        conn.release(0x2000, &b);
-        assert_eq!(conn.claim(0x1000, 7, &a), Ok(()));
-        conn.release(0x1000, &a);
+        assert_eq!(conn.claim(&i2, 7, &b), Ok(()));
+        assert_eq!(conn.claim(&i1, 7, &a), Err(EBUSY));
+        conn.release(&i2, &b);
+        assert_eq!(conn.claim(&i1, 7, &a), Ok(()));
+        conn.release(&i1, &a);
         assert_eq!(conn.claimed_runs(0), 0);
     }
 
     #[test]
     fn bindgen_iomap_layout_matches_c() {
-        let mut l = ffi::famfs_rs_iomap_layout::default();
-        // SAFETY: `l` is a valid, exclusive pointer for the call.
-        unsafe { ffi::famfs_rs_iomap_layout(&mut l) };
-        assert_eq!(l.size, core::mem::size_of::<ffi::iomap>());
-        assert_eq!(l.addr, core::mem::offset_of!(ffi::iomap, addr));
-        assert_eq!(l.offset, core::mem::offset_of!(ffi::iomap, offset));
-        assert_eq!(l.length, core::mem::offset_of!(ffi::iomap, length));
-        assert_eq!(l.type_, core::mem::offset_of!(ffi::iomap, type_));
-        assert_eq!(l.flags, core::mem::offset_of!(ffi::iomap, flags));
-        assert_eq!(l.dax_dev, core::mem::offset_of!(ffi::iomap, dax_dev));
+        assert!(provider::iomap_layout_matches());
     }
 }
 
@@ -534,7 +519,7 @@ mod tests {
 /// leave it out (`kunit.filter_glob`); every test run runs it once.
 #[kunit_tests(famfs_rs_scale)]
 mod scale_tests {
-    use super::{conn, kalloc, KFmap};
+    use super::{conn, kalloc, KFmap, Owner};
     use kernel::alloc::{flags::GFP_KERNEL, KVVec};
     use kernel::error::code::{EBUSY, EINVAL};
     use kernel::prelude::*;
@@ -560,35 +545,40 @@ mod scale_tests {
         KFmap::parse(&b, kalloc).expect("valid fmap")
     }
 
+    fn owner() -> Arc<Owner> {
+        Owner::detached().expect("memory")
+    }
+
     fn new_conn() -> Arc<conn::Conn> {
-        Arc::pin_init(conn::Conn::new(), GFP_KERNEL).expect("memory")
+        Arc::pin_init(conn::Conn::new_local(), GFP_KERNEL).expect("memory")
     }
 
     #[test]
     fn claims_far_into_huge_devices_keep_the_overlap_rules() {
         let c = new_conn();
+        let (o1, o2, o3) = (owner(), owner(), owner());
         for base in [TIB, 16 * TIB, 1 << 50, u64::MAX - (2 * MIB - 1) - 64 * MIB] {
             let base = base & !(2 * MIB - 1);
             let a = fmap_of(16, |i| base + 2 * MIB * i); // 32 MiB, one run
-            assert_eq!(c.claim(0x1000, 1, &a), Ok(()));
+            assert_eq!(c.claim(&o1, 1, &a), Ok(()));
             assert_eq!(c.claimed_runs(0), 1);
             // One block over the end of `a`, or over its first block.
             let b = fmap_of(2, |i| base + 30 * MIB + 2 * MIB * i);
-            assert_eq!(c.claim(0x2000, 2, &b), Err(EBUSY));
+            assert_eq!(c.claim(&o2, 2, &b), Err(EBUSY));
             let b = fmap_of(1, |_| base);
-            assert_eq!(c.claim(0x2000, 2, &b), Err(EBUSY));
+            assert_eq!(c.claim(&o2, 2, &b), Err(EBUSY));
             // Adjacent on both sides: fine.
             let b = fmap_of(2, |i| base + 32 * MIB + 2 * MIB * i);
-            assert_eq!(c.claim(0x2000, 2, &b), Ok(()));
+            assert_eq!(c.claim(&o2, 2, &b), Ok(()));
             // One fmap mapping one block twice.
             let d = fmap_of(2, |_| base + 40 * MIB);
-            assert_eq!(c.claim(0x3000, 3, &d), Err(EINVAL));
+            assert_eq!(c.claim(&o3, 3, &d), Err(EINVAL));
             assert_eq!(c.claimed_runs(0), 2);
-            c.release(0x1000, &a);
+            c.release(&o1, &a);
             let b2 = fmap_of(1, |_| base);
-            assert_eq!(c.claim(0x3000, 3, &b2), Ok(()));
-            c.release(0x3000, &b2);
-            c.release(0x2000, &b);
+            assert_eq!(c.claim(&o3, 3, &b2), Ok(()));
+            c.release(&o3, &b2);
+            c.release(&o2, &b);
             assert_eq!(c.claimed_runs(0), 0);
         }
     }
@@ -598,9 +588,10 @@ mod scale_tests {
     /// cost.
     fn measure(n: u64, stride: u64) {
         let c = new_conn();
+        let (o1, o2) = (owner(), owner());
         let f = fmap_of(n, |i| i * stride);
         let t = Instant::<Monotonic>::now();
-        assert_eq!(c.claim(0x1000, 1, &f), Ok(()));
+        assert_eq!(c.claim(&o1, 1, &f), Ok(()));
         let claim_us = t.elapsed().as_micros_ceil();
         let runs = c.claimed_runs(0);
         assert_eq!(runs as u64, n);
@@ -609,9 +600,9 @@ mod scale_tests {
         assert!(per <= 64);
         // Overlap checks still find a clash in the middle.
         let g = fmap_of(1, |_| (n / 2) * stride);
-        assert_eq!(c.claim(0x2000, 2, &g), Err(EBUSY));
+        assert_eq!(c.claim(&o2, 2, &g), Err(EBUSY));
         let t = Instant::<Monotonic>::now();
-        c.release(0x1000, &f);
+        c.release(&o1, &f);
         let release_us = t.elapsed().as_micros_ceil();
         assert_eq!(c.claimed_runs(0), 0);
         pr_info!(

@@ -35,6 +35,8 @@
 //! - Several interleaved extents: a granule table as above whose entries
 //!   point to per-extent records, then the arithmetic (three dependent loads).
 
+#![forbid(unsafe_code)]
+
 use core::fmt;
 use core::ops::{Deref, DerefMut};
 
@@ -66,24 +68,26 @@ const RUN_MAX: u64 = 0xffff;
 const RUN_SHIFT: u32 = 5;
 const DEV_MASK: u64 = 0x1f;
 
-/// The errno a rejected fmap fails the open() with (positive values).
+/// The errno a rejected fmap fails the open() with. A name, not a number:
+/// errno values differ between architectures (alpha, mips, parisc and
+/// sparc have their own), so the kernel module maps each to
+/// `kernel::error::code` and the host crate to the values of its target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(i32)]
 pub enum Errno {
     /// I/O error: offset past the end of the file.
-    Eio = 5,
+    Eio,
     /// Argument list too long: the fmap is larger than we accept.
-    E2big = 7,
+    E2big,
     /// Out of memory for the index.
-    Enomem = 12,
+    Enomem,
     /// Malformed fmap.
-    Einval = 22,
+    Einval,
     /// A count out of range.
-    Erange = 34,
+    Erange,
     /// Protocol error in the large-fmap exchange.
-    Eproto = 71,
+    Eproto,
     /// Arithmetic past 2^64.
-    Eoverflow = 75,
+    Eoverflow,
 }
 
 /// Why an fmap was rejected: an errno and a reason for the kernel log.

@@ -4,7 +4,6 @@
  */
 #include <linux/cred.h>
 #include <linux/dax.h>
-#include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/fuse_dax_fmap.h>
@@ -15,7 +14,6 @@
 #include <linux/pfn.h>
 #include <linux/printk.h>
 #include <linux/ratelimit.h>
-#include <linux/seq_file.h>
 #include <linux/stddef.h>
 #include "helpers.h"
 
@@ -326,18 +324,13 @@ bool famfs_rs_mf_pre_remove(int mf_flags)
 static DEFINE_RATELIMIT_STATE(famfs_rs_log_rs, 5 * HZ, 100);
 
 /**
- * famfs_rs_log_ratelimited() - log a message about a server, rate-limited
- * @err: log at KERN_ERR instead of KERN_WARNING
- * @msg: the message, without the "famfs_rs: " prefix or a trailing newline
+ * famfs_rs_log_allowed() - whether the next message may be logged
+ *
+ * Return: false while the module's messages are being rate-limited.
  */
-void famfs_rs_log_ratelimited(bool err, const char *msg)
+bool famfs_rs_log_allowed(void)
 {
-	if (!__ratelimit(&famfs_rs_log_rs))
-		return;
-	if (err)
-		pr_err("famfs_rs: %s\n", msg);
-	else
-		pr_warn("famfs_rs: %s\n", msg);
+	return __ratelimit(&famfs_rs_log_rs);
 }
 
 /*
@@ -347,123 +340,25 @@ void famfs_rs_log_ratelimited(bool err, const char *msg)
  * off, the fault path runs a no-op where the jump to the timing would be.
  */
 struct famfs_rs_timing famfs_rs_iomap_timing = { .key = STATIC_KEY_FALSE_INIT };
-static atomic64_t famfs_rs_iomap_calls = ATOMIC64_INIT(0);
-static atomic64_t famfs_rs_iomap_ns = ATOMIC64_INIT(0);
-static u64 famfs_rs_clock_ns;	/* what timing an empty region gives */
-static struct dentry *famfs_rs_dir;
 
 /**
- * famfs_rs_ktime_ns() - ktime_get_ns(), which is a static inline
- *
- * Return: the monotonic time in ns.
+ * famfs_rs_timing_set() - switch the timing of iomap_begin on or off
+ * @on: on
  */
-u64 famfs_rs_ktime_ns(void)
+void famfs_rs_timing_set(bool on)
 {
-	return ktime_get_ns();
-}
-
-/**
- * famfs_rs_timing_end() - account one timed iomap_begin call
- * @start: famfs_rs_ktime_ns() when the call began
- */
-void famfs_rs_timing_end(u64 start)
-{
-	atomic64_add(ktime_get_ns() - start, &famfs_rs_iomap_ns);
-	atomic64_inc(&famfs_rs_iomap_calls);
-}
-
-static int famfs_rs_stats_show(struct seq_file *m, void *v)
-{
-	seq_printf(m, "calls %lld\nns %lld\nclock_ns %llu\n",
-		   atomic64_read(&famfs_rs_iomap_calls), atomic64_read(&famfs_rs_iomap_ns),
-		   famfs_rs_clock_ns);
-	return 0;
-}
-
-static int famfs_rs_stats_open(struct inode *inode, struct file *file)
-{
-	return single_open(file, famfs_rs_stats_show, NULL);
-}
-
-/* Any write resets the counters. */
-static ssize_t famfs_rs_stats_write(struct file *file, const char __user *buf,
-				    size_t count, loff_t *ppos)
-{
-	atomic64_set(&famfs_rs_iomap_calls, 0);
-	atomic64_set(&famfs_rs_iomap_ns, 0);
-	return count;
-}
-
-static int famfs_rs_timing_get(void *data, u64 *val)
-{
-	*val = static_key_enabled(&famfs_rs_iomap_timing.key);
-	return 0;
-}
-
-static int famfs_rs_timing_set(void *data, u64 val)
-{
-	if (val)
+	if (on)
 		static_branch_enable(&famfs_rs_iomap_timing.key);
 	else
 		static_branch_disable(&famfs_rs_iomap_timing.key);
-	return 0;
 }
 
-DEFINE_DEBUGFS_ATTRIBUTE(famfs_rs_timing_fops, famfs_rs_timing_get, famfs_rs_timing_set,
-			 "%llu\n");
-
-static const struct file_operations famfs_rs_stats_fops = {
-	.owner = THIS_MODULE,
-	.open = famfs_rs_stats_open,
-	.read = seq_read,
-	.llseek = seq_lseek,
-	.release = single_release,
-	.write = famfs_rs_stats_write,
-};
-
 /**
- * famfs_rs_debugfs_init() - create /sys/kernel/debug/famfs_rs
- * @held: the count held_daxdevs reads
+ * famfs_rs_timing_enabled() - whether iomap_begin times itself
  *
- * iomap_timing (0600; 1 or 0) turns the timing on and off; iomap_stats (0600) reads
- * "calls N", "ns N" (total time in iomap_begin, clock reads included) and
- * "clock_ns N" (what timing an empty region gives), and a write resets
- * the first two; held_daxdevs (0400) is the number of DAX devices the
- * module holds as fs-dax holder. Debugfs failures are not errors.
+ * Return: the state of the switch.
  */
-void famfs_rs_debugfs_init(unsigned long *held)
+bool famfs_rs_timing_enabled(void)
 {
-	u64 d[33], t, x;
-	int i, j;
-
-	/*
-	 * The clock's own cost: the median of 33 timings of an empty region,
-	 * which the benchmark subtracts from the time per call.
-	 */
-	for (i = 0; i < ARRAY_SIZE(d); i++) {
-		t = ktime_get_ns();
-		d[i] = ktime_get_ns() - t;
-		for (j = i; j > 0 && d[j - 1] > d[j]; j--) {
-			x = d[j];
-			d[j] = d[j - 1];
-			d[j - 1] = x;
-		}
-	}
-	famfs_rs_clock_ns = d[ARRAY_SIZE(d) / 2];
-
-	famfs_rs_dir = debugfs_create_dir("famfs_rs", NULL);
-	debugfs_create_file_unsafe("iomap_timing", 0600, famfs_rs_dir, NULL,
-				   &famfs_rs_timing_fops);
-	debugfs_create_file("iomap_stats", 0600, famfs_rs_dir, NULL, &famfs_rs_stats_fops);
-	debugfs_create_ulong("held_daxdevs", 0400, famfs_rs_dir, held);
-}
-
-/**
- * famfs_rs_debugfs_exit() - remove what famfs_rs_debugfs_init() created
- */
-void famfs_rs_debugfs_exit(void)
-{
-	debugfs_remove_recursive(famfs_rs_dir);
-	static_branch_disable(&famfs_rs_iomap_timing.key);
-	famfs_rs_dir = NULL;
+	return static_key_enabled(&famfs_rs_iomap_timing.key);
 }

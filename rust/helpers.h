@@ -46,7 +46,7 @@ int famfs_rs_daxdev_open(const struct path *root, const struct cred *cred,
 			 struct dax_device **out);
 void famfs_rs_daxdev_close(struct dax_device *dax_dev, void *holder);
 int famfs_rs_daxdev_check_end(struct dax_device *dax_dev, u64 end);
-void famfs_rs_log_ratelimited(bool err, const char *msg);
+bool famfs_rs_log_allowed(void);
 bool famfs_rs_mf_pre_remove(int mf_flags);
 
 struct inode;
@@ -67,9 +67,7 @@ struct famfs_rs_timing {
 
 extern struct famfs_rs_timing famfs_rs_iomap_timing;
 
-void famfs_rs_debugfs_init(unsigned long *held);
-void famfs_rs_debugfs_exit(void);
-u64 famfs_rs_ktime_ns(void);
-void famfs_rs_timing_end(u64 start);
+void famfs_rs_timing_set(bool on);
+bool famfs_rs_timing_enabled(void);
 
 #endif /* FAMFS_RS_HELPERS_H */

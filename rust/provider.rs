@@ -8,24 +8,34 @@
 //! fuse for as long as the registration lives.
 //!
 //! fuse keeps two opaque pointers for the provider: one per connection
-//! ([`FmapProvider::Conn`]) and one per inode ([`FmapProvider::Fmap`]),
-//! both [`ForeignOwnable`]. This module owns every conversion between them
-//! and Rust values; all `unsafe` of the provider side lives here.
+//! ([`FmapProvider::Conn`], [`ForeignOwnable`]) and one per inode (a box
+//! of the provider's [`FmapProvider::Fmap`] and the inode's [`Owner`]).
+//! This module owns every conversion between them and Rust values, and
+//! every call into fuse and the VFS for an inode; with `dax.rs` (DAX
+//! devices) and `sys.rs` (printing, debugfs), it holds all of famfs_rs's
+//! `unsafe`.
 
-use crate::ffi;
+use crate::{
+    dax::{DaxDev, MfFlags},
+    ffi,
+};
 use core::{
     ffi::{c_int, c_uint, c_void},
     marker::PhantomData,
     ptr::{self, NonNull},
-    sync::atomic::{AtomicPtr, Ordering},
 };
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
     bindings,
     error::{from_result, to_result},
+    new_spinlock,
     prelude::*,
+    sync::{
+        atomic::{Acquire, Atomic},
+        Arc, SpinLock,
+    },
     types::{ForeignOwnable, Opaque},
-    ThisModule,
+    ModuleMetadata,
 };
 
 /// The server a FUSE_DAX_FMAP grant is for: the credentials and the root
@@ -90,12 +100,6 @@ impl FmapInode {
         unsafe { ffi::fuse_dax_fmap_nodeid(self.as_ptr()) }
     }
 
-    /// The inode's identity while it lives: its address. Two live inodes
-    /// never share it, whatever numbers the server gives them.
-    pub(crate) fn key(&self) -> usize {
-        self.as_ptr() as usize
-    }
-
     /// Lets fs-dax faults take the PFN of a block from the DAX entry already
     /// in place instead of asking the device (`mapping_set_dax_stable()`,
     /// patch 0011). The caller keeps that function's promise for the life
@@ -114,9 +118,10 @@ impl FmapInode {
     fn fmap_ptr(&self) -> *mut c_void {
         // SAFETY: the inode is alive by the type invariant, so `i_private`
         // is a valid, aligned pointer-sized field; fuse only writes it with
-        // atomic release stores (and at eviction, when no I/O is possible).
-        let p = unsafe { AtomicPtr::from_ptr(ptr::addr_of_mut!((*self.as_ptr()).i_private)) };
-        p.load(Ordering::Acquire)
+        // atomic release stores (and at eviction, when no I/O is possible),
+        // so every access to it while the reference lives is atomic.
+        let p = unsafe { Atomic::from_ptr(ptr::addr_of_mut!((*self.as_ptr()).i_private)) };
+        p.load(Acquire)
     }
 
     /// Sends FUSE_GET_FMAP for this file with an optional input payload;
@@ -152,8 +157,7 @@ impl FmapInode {
 
     fn reply_len(r: isize, max: usize) -> Result<usize> {
         if r < 0 {
-            let e = i32::try_from(r).unwrap_or(-(bindings::EIO as i32));
-            return Err(Error::from_errno(e));
+            return Err(i32::try_from(r).map_or(EIO, Error::from_errno));
         }
         let n = r.unsigned_abs();
         // fuse never copies more than the buffer holds.
@@ -184,7 +188,7 @@ impl InodeRef {
     ///
     /// `ptr` is a fuse inode of a FUSE_DAX_FMAP connection whose memory
     /// stays valid during the call (its eviction cannot finish meanwhile).
-    pub(crate) unsafe fn grab(ptr: *mut bindings::inode) -> Result<Option<Self>> {
+    unsafe fn grab(ptr: *mut bindings::inode) -> Result<Option<Self>> {
         // SAFETY: `ptr` is valid during the call (function contract).
         let rc = unsafe { ffi::famfs_rs_inode_pin(ptr) };
         match rc {
@@ -209,9 +213,9 @@ impl InodeRef {
     /// range from every mapping, signalled or not: for a memory failure
     /// there, whose range the caller recorded bad before. Its error
     /// (`EBUSY`: not a DAX mapping) means the processes were not signalled.
-    pub(crate) fn kill_procs(&self, offset: u64, len: u64, mf_flags: c_int) -> Result {
+    pub(crate) fn kill_procs(&self, offset: u64, len: u64, mf_flags: MfFlags) -> Result {
         // SAFETY: a live fmap-connection inode (type invariant).
-        let rc = unsafe { ffi::famfs_rs_mf_kill(self.0.as_ptr(), offset, len, mf_flags) };
+        let rc = unsafe { ffi::famfs_rs_mf_kill(self.0.as_ptr(), offset, len, mf_flags.raw()) };
         if rc != 0 {
             crate::err_rl!(
                 "memory failure: file range {:#x}+{:#x} busy ({}): its processes were not signalled",
@@ -228,6 +232,95 @@ impl Drop for InodeRef {
     fn drop(&mut self) {
         // SAFETY: the pin taken by `grab` (type invariant), released once.
         unsafe { ffi::famfs_rs_inode_unpin(self.0.as_ptr()) };
+    }
+}
+
+/// The inode of a published fmap, as the provider's bookkeeping may keep
+/// it (in its range maps): a handle that can pin the inode while its fmap
+/// is published, and finds nothing once the fmap is being freed. fuse
+/// frees an fmap in the inode's eviction, before the inode's memory, and
+/// the fmap's box empties its owner first ([`Published`]), so a handle
+/// outliving the inode never reaches it. Compared by address: two live
+/// inodes never share an owner, whatever numbers the server gives them.
+///
+/// # Invariants
+///
+/// `inode` is `None` or a fuse inode of a FUSE_DAX_FMAP connection whose
+/// fmap is published, or about to be, with this owner: its memory is valid
+/// while the value is `Some`. It goes to `None` once, under the lock,
+/// before that fmap is freed.
+#[pin_data]
+pub(crate) struct Owner {
+    #[pin]
+    inode: SpinLock<Option<NonNull<bindings::inode>>>,
+}
+
+// SAFETY: the inode pointer is only dereferenced by `pin`, under the lock,
+// while the inode is alive (type invariant), from any task.
+unsafe impl Send for Owner {}
+// SAFETY: as above; all access to the pointer is under the lock.
+unsafe impl Sync for Owner {}
+
+impl Owner {
+    /// The owner of `inode`, an inode getting an fmap.
+    fn new(inode: &FmapInode) -> Result<Arc<Self>> {
+        let p = NonNull::new(inode.as_ptr());
+        // INVARIANT: the inode of an fmap being made.
+        Arc::pin_init(
+            pin_init!(Owner {
+                inode <- new_spinlock!(p, "famfs_rs_owner"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// An owner with no inode, which never pins: for the KUnit cases.
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn detached() -> Result<Arc<Self>> {
+        // INVARIANT: `None`.
+        Arc::pin_init(
+            pin_init!(Owner {
+                inode <- new_spinlock!(None, "famfs_rs_owner"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Pins the inode: `Ok(None)` once its fmap is being freed (its
+    /// eviction started), or if its super block is going away; `EAGAIN` if
+    /// a writer holds its super block's `s_umount`. Does not sleep.
+    pub(crate) fn pin(&self) -> Result<Option<InodeRef>> {
+        let g = self.inode.lock();
+        match *g {
+            None => Ok(None),
+            // SAFETY: `Some` under the lock: the inode is alive (type
+            // invariant).
+            Some(p) => unsafe { InodeRef::grab(p.as_ptr()) },
+        }
+    }
+
+    /// The fmap is being freed: nothing may pin the inode any more.
+    fn clear(&self) {
+        // INVARIANT: under the lock, before the fmap is freed.
+        *self.inode.lock() = None;
+    }
+}
+
+/// What fuse keeps on an inode for the provider: the fmap and its owner.
+///
+/// # Invariants
+///
+/// `owner` is the owner of the inode `fmap` is published on, or about to
+/// be; the drop empties it before `fmap` is dropped.
+struct Published<F> {
+    owner: Arc<Owner>,
+    fmap: F,
+}
+
+impl<F> Drop for Published<F> {
+    fn drop(&mut self) {
+        // INVARIANT: emptied before `fmap`, a field, is dropped.
+        self.owner.clear();
     }
 }
 
@@ -266,19 +359,13 @@ impl<'a> Iomap<'a> {
 
     /// Maps `length` bytes at file offset `offset` to byte `addr` of
     /// `dax_dev`.
-    pub(crate) fn set_mapped(
-        &mut self,
-        dax_dev: *mut ffi::dax_device,
-        offset: u64,
-        addr: u64,
-        length: u64,
-    ) {
+    pub(crate) fn set_mapped(&mut self, dax_dev: &DaxDev, offset: u64, addr: u64, length: u64) {
         self.0.type_ = ffi::IOMAP_MAPPED as u16;
         self.0.flags = 0;
         self.0.offset = offset as i64;
         self.0.addr = addr;
         self.0.length = length;
-        self.0.dax_dev = dax_dev;
+        self.0.dax_dev = dax_dev.as_ptr();
         self.0.bdev = ptr::null_mut();
     }
 }
@@ -287,10 +374,12 @@ impl<'a> Iomap<'a> {
 /// negotiated FUSE_DAX_FMAP.
 #[vtable]
 pub(crate) trait FmapProvider {
+    /// The module that provides it, pinned by each connection using it.
+    type Module: ModuleMetadata;
     /// State kept for each connection.
     type Conn: ForeignOwnable + Send + Sync;
     /// The fmap kept for each inode.
-    type Fmap: ForeignOwnable + Send + Sync;
+    type Fmap: Send + Sync;
 
     /// A connection negotiated FUSE_DAX_FMAP; an error fails it. `server`
     /// is the task that wrote the FUSE_INIT reply, which had
@@ -299,20 +388,23 @@ pub(crate) trait FmapProvider {
     fn conn_init(server: &InitServer<'_>) -> Result<Self::Conn>;
 
     /// A regular file is opened and has no fmap yet: fetch and validate
-    /// it. Returns the fmap and the file size; an error fails the open().
+    /// it. `owner` stands for the inode in the provider's bookkeeping
+    /// while the fmap lives. Returns the fmap and the file size; an error
+    /// fails the open().
     fn fmap_get(
         inode: &FmapInode,
+        owner: &Arc<Owner>,
         conn: <Self::Conn as ForeignOwnable>::Borrowed<'_>,
     ) -> Result<(Self::Fmap, u64)>;
 
     /// The DAX device fsync and msync flush the file's dirty pages with
     /// (`dax_writeback_mapping_range()`): one whose write cache is on, if
     /// any of the file's devices has it.
-    fn flush_dax_dev(fmap: <Self::Fmap as ForeignOwnable>::Borrowed<'_>) -> *mut ffi::dax_device;
+    fn flush_dax_dev(fmap: &Self::Fmap) -> Option<&DaxDev>;
 
     /// Maps file offset `pos` for at most `len` bytes: the fault path.
     fn iomap_begin(
-        fmap: <Self::Fmap as ForeignOwnable>::Borrowed<'_>,
+        fmap: &Self::Fmap,
         pos: u64,
         len: u64,
         flags: u32,
@@ -320,6 +412,7 @@ pub(crate) trait FmapProvider {
     ) -> Result;
 }
 
+/// The C operations of a provider `T`: trampolines and a `'static` table.
 struct Adapter<T: FmapProvider>(PhantomData<T>);
 
 impl<T: FmapProvider> Adapter<T> {
@@ -370,31 +463,46 @@ impl<T: FmapProvider> Adapter<T> {
             // SAFETY: `conn` came from `into_foreign` and is freed only after
             // every inode of the connection is gone.
             let conn = unsafe { T::Conn::borrow(conn) };
-            let (fmap, file_size) = T::fmap_get(inode, conn)?;
+            // Allocated first: once the provider made the fmap, nothing
+            // may fail but through its drop.
+            let slot = KBox::<Published<T::Fmap>>::new_uninit(GFP_KERNEL)?;
+            let owner = Owner::new(inode)?;
+            let (fmap, file_size) = match T::fmap_get(inode, &owner, conn) {
+                Ok(r) => r,
+                Err(e) => {
+                    // The provider may have kept a clone of `owner`.
+                    owner.clear();
+                    return Err(e);
+                }
+            };
+            // INVARIANT: the owner of `inode`, which fuse publishes this on.
+            let published = KBox::write(slot, Published { owner, fmap });
             let file_size = i64::try_from(file_size)?;
             // SAFETY: fuse passes a valid pointer for the size.
             unsafe { *size = file_size };
-            Ok(fmap.into_foreign())
+            Ok(published.into_foreign())
         })();
         r.unwrap_or_else(|e| e.to_ptr())
     }
 
     /// # Safety
     ///
-    /// `fmap` came from `fmap_get` and is freed once.
+    /// `fmap` came from `fmap_get` and is freed once, before the inode.
     unsafe extern "C" fn fmap_free(fmap: *mut c_void) {
         // SAFETY: `fmap` came from `into_foreign` in `fmap_get`; fuse frees
-        // it once, at eviction.
-        drop(unsafe { T::Fmap::from_foreign(fmap) });
+        // it once, in the inode's eviction (or when an open that made it
+        // lost the race to publish).
+        drop(unsafe { KBox::<Published<T::Fmap>>::from_foreign(fmap) });
     }
 
     /// # Safety
     ///
     /// `fmap` came from `fmap_get` and is published on a live inode.
     unsafe extern "C" fn flush_dax_dev(fmap: *mut c_void) -> *mut ffi::dax_device {
-        // SAFETY: `fmap` came from `into_foreign` and is freed only at
-        // eviction, which cannot overlap the writeback of its inode.
-        T::flush_dax_dev(unsafe { T::Fmap::borrow(fmap) })
+        // SAFETY: `fmap` came from `into_foreign` in `fmap_get` and is freed
+        // only at eviction, which cannot overlap the writeback of its inode.
+        let p = unsafe { KBox::<Published<T::Fmap>>::borrow(fmap) };
+        T::flush_dax_dev(&p.fmap).map_or(ptr::null_mut(), DaxDev::as_ptr)
     }
 
     /// # Safety
@@ -411,14 +519,7 @@ impl<T: FmapProvider> Adapter<T> {
     ) -> c_int {
         // The benchmark's timing of the whole callback; off, a no-op where
         // the jump would be.
-        // SAFETY: `famfs_rs_iomap_timing` is defined by C (helpers.c) as a
-        // `struct famfs_rs_timing` whose `key` is a `static_key_false`
-        // initialized with `STATIC_KEY_FALSE_INIT`.
-        let timing = unsafe {
-            kernel::static_branch_unlikely!(ffi::famfs_rs_iomap_timing, ffi::famfs_rs_timing, key)
-        };
-        // SAFETY: no preconditions.
-        let start = timing.then(|| unsafe { ffi::famfs_rs_ktime_ns() });
+        let start = crate::sys::timing_start();
         let rc = from_result(|| {
             // SAFETY: the DAX code holds a reference to the file.
             let inode = unsafe { FmapInode::from_raw(inode) };
@@ -426,13 +527,13 @@ impl<T: FmapProvider> Adapter<T> {
             if p.is_null() {
                 return Err(EIO);
             }
-            // SAFETY: a non-null `i_private` is an fmap from `fmap_get`,
+            // SAFETY: a non-null `i_private` is what `fmap_get` returned,
             // freed only at eviction, which cannot overlap I/O on the file.
-            let fmap = unsafe { T::Fmap::borrow(p) };
+            let published = unsafe { KBox::<Published<T::Fmap>>::borrow(p) };
             // SAFETY: `iomap` is valid and exclusive (function contract).
             let mut iomap = Iomap::new(unsafe { &mut *iomap });
             T::iomap_begin(
-                fmap,
+                &published.fmap,
                 u64::try_from(pos)?,
                 u64::try_from(length)?,
                 flags,
@@ -441,8 +542,7 @@ impl<T: FmapProvider> Adapter<T> {
             Ok(0)
         });
         if let Some(start) = start {
-            // SAFETY: no preconditions.
-            unsafe { ffi::famfs_rs_timing_end(start) };
+            crate::sys::timing_end(start);
         }
         rc
     }
@@ -453,8 +553,19 @@ impl<T: FmapProvider> Adapter<T> {
         iomap_next: None,
     };
 
-    const fn iomap_ops() -> &'static ffi::iomap_ops {
-        &Self::IOMAP_OPS
+    const OPS: ffi::fuse_dax_fmap_ops = ffi::fuse_dax_fmap_ops {
+        owner: <T::Module as ModuleMetadata>::THIS_MODULE.as_ptr(),
+        conn_init: Some(Self::conn_init),
+        conn_free: Some(Self::conn_free),
+        fmap_get: Some(Self::fmap_get),
+        fmap_free: Some(Self::fmap_free),
+        flush_dax_dev: Some(Self::flush_dax_dev),
+        iomap_ops: &Self::IOMAP_OPS,
+    };
+
+    /// The provider's operations: a constant, as `blk_mq_ops` are.
+    const fn ops() -> &'static ffi::fuse_dax_fmap_ops {
+        &Self::OPS
     }
 }
 
@@ -462,37 +573,24 @@ impl<T: FmapProvider> Adapter<T> {
 ///
 /// # Invariants
 ///
-/// `ops` is registered with fuse and is not moved or freed before `Drop`
-/// unregisters it.
+/// `ops`, `T`'s operations, are registered with fuse until `Drop`
+/// unregisters them.
 pub(crate) struct Registration<T: FmapProvider> {
-    ops: KBox<ffi::fuse_dax_fmap_ops>,
+    ops: &'static ffi::fuse_dax_fmap_ops,
     _p: PhantomData<T>,
 }
 
-// SAFETY: the ops table is immutable after registration; fuse only reads it.
+// SAFETY: the table is immutable; fuse only reads it.
 unsafe impl<T: FmapProvider> Send for Registration<T> {}
 // SAFETY: as above.
 unsafe impl<T: FmapProvider> Sync for Registration<T> {}
 
 impl<T: FmapProvider> Registration<T> {
-    /// Registers `T` as the DAX fmap provider; `module` is pinned by each
-    /// connection that uses it.
-    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
-        let ops = KBox::new(
-            ffi::fuse_dax_fmap_ops {
-                owner: module.as_ptr(),
-                conn_init: Some(Adapter::<T>::conn_init),
-                conn_free: Some(Adapter::<T>::conn_free),
-                fmap_get: Some(Adapter::<T>::fmap_get),
-                fmap_free: Some(Adapter::<T>::fmap_free),
-                flush_dax_dev: Some(Adapter::<T>::flush_dax_dev),
-                iomap_ops: Adapter::<T>::iomap_ops(),
-            },
-            GFP_KERNEL,
-        )?;
-        // SAFETY: `ops` is a valid table whose heap address stays fixed
-        // until `Drop`, which unregisters it first.
-        to_result(unsafe { ffi::fuse_dax_fmap_register(&*ops) })?;
+    /// Registers `T` as the DAX fmap provider.
+    pub(crate) fn new() -> Result<Self> {
+        let ops = Adapter::<T>::ops();
+        // SAFETY: a `'static` table.
+        to_result(unsafe { ffi::fuse_dax_fmap_register(ops) })?;
         // INVARIANT: registered just now.
         Ok(Self {
             ops,
@@ -506,6 +604,22 @@ impl<T: FmapProvider> Drop for Registration<T> {
         // SAFETY: registered by `new` (type invariant); after this fuse no
         // longer offers the provider, and no connection uses it since each
         // would hold a reference on the module being unloaded.
-        unsafe { ffi::fuse_dax_fmap_unregister(&*self.ops) };
+        unsafe { ffi::fuse_dax_fmap_unregister(self.ops) };
     }
+}
+
+/// Whether bindgen's `struct iomap` (which the provider fills) has the C
+/// layout: its size and the offsets of the fields it sets.
+#[cfg(CONFIG_KUNIT)]
+pub(crate) fn iomap_layout_matches() -> bool {
+    let mut l = ffi::famfs_rs_iomap_layout::default();
+    // SAFETY: `l` is a valid, exclusive pointer for the call.
+    unsafe { ffi::famfs_rs_iomap_layout(&mut l) };
+    l.size == core::mem::size_of::<ffi::iomap>()
+        && l.addr == core::mem::offset_of!(ffi::iomap, addr)
+        && l.offset == core::mem::offset_of!(ffi::iomap, offset)
+        && l.length == core::mem::offset_of!(ffi::iomap, length)
+        && l.type_ == core::mem::offset_of!(ffi::iomap, type_)
+        && l.flags == core::mem::offset_of!(ffi::iomap, flags)
+        && l.dax_dev == core::mem::offset_of!(ffi::iomap, dax_dev)
 }

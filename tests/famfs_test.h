@@ -869,7 +869,8 @@ static inline void famfs_kmsg_scan(int fd, unsigned long long ino, struct famfs_
 			continue;
 		msg++;
 		msg[strcspn(msg, "\n")] = 0;
-		if (strstr(msg, "famfs_rs_log_ratelimited") && strstr(msg, "callbacks suppressed"))
+		/* the rate limiter's line names its caller (rust/helpers.c) */
+		if (strstr(msg, "famfs_rs_log_allowed") && strstr(msg, "callbacks suppressed"))
 			k->suppressed++;
 		if (strncmp(msg, "famfs_rs: ", 10))
 			continue;

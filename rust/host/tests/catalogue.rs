@@ -181,7 +181,7 @@ fn load() -> Vec<Case> {
 /// What `fetch_fmap()` makes of the replies of `c`: the errno of the
 /// fmap core (or of fuse, for a reply larger than the buffer), or Ok.
 fn exchange(c: &Case) -> Result<(), (i32, &'static str)> {
-    let core = |e: famfs_fmap::Error| (e.errno as i32, e.reason);
+    let core = |e: famfs_fmap::Error| (e.errno.num(), e.reason);
     // With announce=, the first reply is the header of the 2 MiB file the
     // VM test lists the case as, with reserved0 = the announced size.
     let first = match c.announce {

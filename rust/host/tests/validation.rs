@@ -50,7 +50,7 @@ fn reject(bytes: &[u8], errno: i32) -> Error {
     match parse(bytes) {
         Ok(f) => panic!("accepted, expected errno {errno}: {f:?}"),
         Err(e) => {
-            assert_eq!(e.errno as i32, errno, "wrong errno: {e} ({e:?})");
+            assert_eq!(e.errno.num(), errno, "wrong errno: {e} ({e:?})");
             assert!(!e.reason.is_empty(), "empty reason: {e:?}");
             e
         }
@@ -118,7 +118,7 @@ fn short_header() {
     for n in 0..HDR {
         reject(&b[..n], EINVAL);
         let e = parse_header(&b[..n]).unwrap_err();
-        assert_eq!(e.errno as i32, EINVAL);
+        assert_eq!(e.errno.num(), EINVAL);
         assert!(!e.reason.is_empty());
     }
     let h = parse_header(&b[..HDR]).expect("a 32-byte header parses");
@@ -771,7 +771,7 @@ fn file_size_near_2_64() {
         assert_eq!(m.length, (lim - (fs - 1)).min(ALIGN - (fs - 1) % ALIGN));
         let m = f.resolve((1 << 62) + 5, u64::MAX).unwrap();
         assert_eq!((m.dev_offset, m.length), ((1 << 62) + 5, ALIGN - 5));
-        assert_eq!(f.resolve(fs, 1).unwrap_err().errno as i32, EIO);
+        assert_eq!(f.resolve(fs, 1).unwrap_err().errno.num(), EIO);
     }
     // 3 strips over 2^64 - 2 MiB in 2 MiB chunks (2^43 - 1 chunks), each
     // exactly as long as the model's closed form says.
@@ -945,7 +945,7 @@ fn announcement(size: u32) -> Vec<u8> {
 
 fn probe_err(bytes: &[u8], errno: i32) {
     let e = probe(bytes).expect_err("probe should fail");
-    assert_eq!(e.errno as i32, errno, "{e}");
+    assert_eq!(e.errno.num(), errno, "{e}");
     assert!(!e.reason.is_empty());
 }
 
@@ -1034,7 +1034,7 @@ fn check_second_size() {
         assert!(check_second(size, size).is_ok());
         for got in [0, HDR, size - 1, size + 1, FIRST] {
             let e = check_second(got, size).unwrap_err();
-            assert_eq!(e.errno as i32, EPROTO);
+            assert_eq!(e.errno.num(), EPROTO);
             assert!(!e.reason.is_empty());
         }
     }
@@ -1059,7 +1059,7 @@ fn large_fmap_exchange() {
     // The second reply announcing again.
     reject(&ann.to_bytes(), EPROTO);
     let e = check_second(bytes.len() - EXT, bytes.len()).unwrap_err();
-    assert_eq!(e.errno as i32, EPROTO);
+    assert_eq!(e.errno.num(), EPROTO);
 }
 
 // ---------------------------------------------------------------------------
@@ -1151,9 +1151,9 @@ fn resolve_by_hand_simple() {
     assert_eq!(r(4 * MIB + 1, u64::MAX), (5, 1, ALIGN - 1));
     assert_eq!(r(5 * MIB - 1, u64::MAX), (5, MIB - 1, MIB + 1));
     for o in [5 * MIB, 5 * MIB + 1, 6 * MIB, u64::MAX] {
-        assert_eq!(f.resolve(o, 1).unwrap_err().errno as i32, EIO);
+        assert_eq!(f.resolve(o, 1).unwrap_err().errno.num(), EIO);
     }
-    assert_eq!(f.resolve(0, 0).unwrap_err().errno as i32, EINVAL);
+    assert_eq!(f.resolve(0, 0).unwrap_err().errno.num(), EINVAL);
 }
 
 #[test]
@@ -1182,7 +1182,7 @@ fn resolve_by_hand_interleaved() {
     assert_eq!(r(13 * MIB), (0, 5 * MIB, 3 * MIB));
     assert_eq!(r(17 * MIB), (1, 105 * MIB, MIB));
     assert_eq!(r(18 * MIB - 1), (1, 106 * MIB - 1, 1));
-    assert_eq!(f.resolve(18 * MIB, 1).unwrap_err().errno as i32, EIO);
+    assert_eq!(f.resolve(18 * MIB, 1).unwrap_err().errno.num(), EIO);
 
     // A second extent after it: 6 MiB chunks over 2 strips.
     let mut d2 = d.clone();
@@ -1203,5 +1203,5 @@ fn resolve_by_hand_interleaved() {
     assert_eq!(r(25 * MIB), (5, 3 * MIB, 5 * MIB));
     // The last byte: 28 MiB + 1 rounds up to 30 MiB.
     assert_eq!(r(28 * MIB), (5, 6 * MIB, ALIGN));
-    assert_eq!(f.resolve(28 * MIB + 1, 1).unwrap_err().errno as i32, EIO);
+    assert_eq!(f.resolve(28 * MIB + 1, 1).unwrap_err().errno.num(), EIO);
 }

@@ -118,13 +118,13 @@ pub fn check_fmap_level(f: &F, desc: &Desc) {
     for off in [desc.file_size, desc.file_size.saturating_add(1), u64::MAX] {
         if off >= desc.file_size {
             let e = f.resolve(off, 1).expect_err("resolve at or past file_size");
-            assert_eq!(e.errno as i32, EIO);
+            assert_eq!(e.errno.num(), EIO);
             assert!(!e.reason.is_empty());
         }
     }
     if desc.file_size > 0 {
         let e = f.resolve(0, 0).expect_err("zero-length resolve");
-        assert_eq!(e.errno as i32, EINVAL);
+        assert_eq!(e.errno.num(), EINVAL);
     }
 }
 
@@ -198,12 +198,12 @@ pub fn check_probe(data: &[u8]) {
             );
             assert!(famfs_fmap::check_second(size, size).is_ok());
             let e = famfs_fmap::check_second(size - 1, size).unwrap_err();
-            assert_eq!(e.errno as i32, EPROTO);
+            assert_eq!(e.errno.num(), EPROTO);
         }
         Err(e) => {
             assert!(!e.reason.is_empty());
             assert!(
-                [EINVAL, ERANGE, EPROTO, E2BIG].contains(&(e.errno as i32)),
+                [EINVAL, ERANGE, EPROTO, E2BIG].contains(&(e.errno.num())),
                 "probe: errno {:?}",
                 e.errno
             );
@@ -235,7 +235,7 @@ pub fn check_input(data: &[u8]) {
         Err(e) => {
             assert!(!e.reason.is_empty(), "empty reason for {e:?}");
             assert!(
-                verdict.violations.contains(&(e.errno as i32)),
+                verdict.violations.contains(&(e.errno.num())),
                 "parse rejected with {:?} ({e}), but the rules broken have errnos {:?}",
                 e.errno,
                 verdict.violations

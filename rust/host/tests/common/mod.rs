@@ -45,7 +45,8 @@ pub const EXT: usize = 24;
 /// Largest granule of the fault-path index (the design documented in fmap.rs).
 pub const GRANULE_MAX: u64 = 1 << 36;
 
-/// errno values (Linux, x86-64), to compare with `Error::errno as i32`.
+/// errno values (Linux, x86-64, the host), to compare with
+/// `Error::errno.num()`.
 pub const EIO: i32 = 5;
 pub const E2BIG: i32 = 7;
 pub const ENOMEM: i32 = 12;
@@ -53,6 +54,27 @@ pub const EINVAL: i32 = 22;
 pub const ERANGE: i32 = 34;
 pub const EPROTO: i32 = 71;
 pub const EOVERFLOW: i32 = 75;
+
+/// The host's number for an fmap core errno (which has none of its own:
+/// the kernel module maps it to `kernel::error::code`).
+pub trait Num {
+    fn num(self) -> i32;
+}
+
+impl Num for famfs_fmap::Errno {
+    fn num(self) -> i32 {
+        use famfs_fmap::Errno::*;
+        match self {
+            Eio => EIO,
+            E2big => E2BIG,
+            Enomem => ENOMEM,
+            Einval => EINVAL,
+            Erange => ERANGE,
+            Eproto => EPROTO,
+            Eoverflow => EOVERFLOW,
+        }
+    }
+}
 
 /// Byte offsets of the header fields.
 pub mod off {
