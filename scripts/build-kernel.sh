@@ -8,7 +8,10 @@
 # $FAMFS_CACHE/linux:
 #
 #   src/              the source, patched; .famfs-src-key names its state
-#   build-default/    the build tree (O=), .famfs-built holds its key
+#   build-default/    the build tree (O=), .famfs-built holds its key;
+#                     usr/include, the exported uapi headers (make
+#                     headers) the kselftests compile against,
+#                     .famfs-headers the source key they came from
 #   build-debug/      the same for FAMFS_DEBUG=1
 #   build-profile/    the same for FAMFS_PROFILE=1 (make profile: ftrace)
 #
@@ -196,6 +199,22 @@ configure() {
 	fi
 }
 
+# The uapi headers of the kernel under test (make headers, into
+# $b/usr/include, where the kselftests' KHDR_INCLUDES points: tests/Makefile).
+# Keyed on the source alone and not part of the build key: a tree built
+# before gets them without a rebuild, and a second call does nothing.
+headers() {
+	local b key
+	b=$(builddir)
+	key=$(src_key)
+	[ "$(cat "$b/.famfs-headers" 2>/dev/null)" = "$key" ] &&
+		[ -f "$b/usr/include/linux/fuse.h" ] && return 0
+	rm -f "$b/.famfs-headers"
+	log "exporting the uapi headers into $b/usr/include"
+	kmake headers
+	echo "$key" >"$b/.famfs-headers"
+}
+
 main() {
 	local b key t0
 	"$here/setup-toolchain.sh" --check >/dev/null || {
@@ -208,7 +227,10 @@ main() {
 	fi
 	b=$(builddir)
 	key=$(build_key)
-	[ "$(cat "$b/.famfs-built" 2>/dev/null)" = "$key" ] && return 0
+	if [ "$(cat "$b/.famfs-built" 2>/dev/null)" = "$key" ]; then
+		headers
+		return 0
+	fi
 	rm -f "$b/.famfs-built"
 	log "configuring the $variant kernel in $b"
 	configure
@@ -218,6 +240,7 @@ main() {
 	kmake -j"$(($(nproc) + 1))"
 	echo "$key" >"$b/.famfs-built"
 	log "built in $((SECONDS - t0)) s: $b/arch/x86/boot/bzImage"
+	headers
 }
 
 main
