@@ -33,9 +33,16 @@
 #include <linux/fuse.h>
 #include "server/famfs_server.h"
 
-#define FAMFS_MODULE_PATH "/famfs/famfs_rs.ko"
+/* the module, which tests load again (env FAMFS_MODULE) */
+#define FAMFS_MODULE "/famfs/famfs_rs.ko"
+#define FAMFS_MODULE_PATH famfs_module_path()
 #define FAMFS_DEVICES "/tmp/famfs-devices"
-/* the test fuse server and its manifests (env FAMFS_SERVER, FAMFS_MANIFESTS) */
+/*
+ * The test fuse server and its manifests: env FAMFS_SERVER and
+ * FAMFS_MANIFESTS, else famfs_server and manifests/ beside the test
+ * binary (an installed kselftest tree: make -C tests install), else the
+ * guest's.
+ */
 #define FAMFS_SERVER "/famfs/bin/famfs_server"
 #define FAMFS_MANIFESTS "/famfs/manifests"
 #define FUSE_SUPER_MAGIC 0x65735546
@@ -125,17 +132,53 @@ static inline int unload_module(const char *name)
 	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
 }
 
+static inline const char *famfs_module_path(void)
+{
+	const char *s = getenv("FAMFS_MODULE");
+
+	return s ? s : FAMFS_MODULE;
+}
+
+/*
+ * @name in the directory of this program, in @buf, if it is there; else
+ * NULL.
+ */
+static inline const char *famfs_beside_exe(const char *name, char *buf, size_t size)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	if (snprintf(buf, size, "%s/%s", exe, name) >= (int)size || access(buf, F_OK))
+		return NULL;
+	return buf;
+}
+
 static inline const char *famfs_server_bin(void)
 {
+	static char path[256];	/* short: callers add to it in PATH_MAX buffers */
 	const char *s = getenv("FAMFS_SERVER");
 
+	if (s)
+		return s;
+	s = famfs_beside_exe("famfs_server", path, sizeof(path));
 	return s ? s : FAMFS_SERVER;
 }
 
 static inline const char *famfs_manifests(void)
 {
+	static char path[256];	/* short: callers add to it in PATH_MAX buffers */
 	const char *s = getenv("FAMFS_MANIFESTS");
 
+	if (s)
+		return s;
+	s = famfs_beside_exe("manifests", path, sizeof(path));
 	return s ? s : FAMFS_MANIFESTS;
 }
 
