@@ -6,7 +6,8 @@
 #                (make run-multihost: two VMs sharing CXL memory)
 #   make check   every test: host checks, module lints, KUnit, kselftests
 #
-# Other targets: toolchain, kernel, module, clippy, tests, host-check,
+# Other targets: toolchain, kernel, module, clippy, tests (kselftests and
+# the other test programs), kselftests (tests/Makefile), host-check,
 # vm-check, check-debug (the debug kernel), bench (the fault-path
 # benchmark, Documentation/benchmark.rst), profile (its time by function,
 # on a kernel with ftrace), anchor (a device removal under
@@ -36,18 +37,17 @@ ifeq ($(FAMFS_OWN_KERNEL),1)
 OWN_KERNEL := 1
 endif
 export KDIR FAMFS_OWN_KERNEL
-# Recursive (=), so that it is evaluated when a recipe runs: on a fresh
-# machine $(KDIR)/source only exists once the kernel target has built it.
-KSRC = $(shell readlink -f $(KDIR)/source 2>/dev/null || echo $(KDIR))
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) ARCH=x86_64 CONFIG_FAMFS_RS=m \
 	RUSTC=$(RUSTC) HOSTRUSTC=$(RUSTC) BINDGEN=$(BINDGEN) \
 	CLIPPY_DRIVER=/usr/bin/clippy-driver RUSTFMT=/usr/bin/rustfmt
 
-TEST_SRCS := $(wildcard tests/*.c)
-TEST_BINS := $(patsubst tests/%.c,tests/out/%,$(TEST_SRCS))
+# The exported uapi headers of the kernel under test (`make headers` in
+# KDIR, which scripts/build-kernel.sh runs for the cached kernel): every
+# test program's <linux/fuse.h>. tests/Makefile checks they are there.
+KHDR_INCLUDES ?= -isystem $(KDIR)/usr/include
 
-.PHONY: all toolchain kernel module clippy tests host-check vm-check check bench \
+.PHONY: all toolchain kernel module clippy tests kselftests host-check vm-check check bench \
 	profile profile-run anchor fuzz fuzz-run check-debug run run-multihost multihost clean
 
 all: module
@@ -67,59 +67,38 @@ module: kernel
 clippy: kernel
 	@scripts/build-module.sh
 
-SERVER_BIN := tests/out/server/famfs_server
 BENCH_BIN := tests/out/bench/famfs_bench
 PIN_BIN := tests/out/bench/famfs_pin_unbind
-PEEK_BIN := tests/out/server/famfs_peek
 XHOST_BIN := tests/out/multihost/famfs_xhost
 FUZZ_BIN := tests/out/fuzz/famfs_fuzz
 
-tests: $(TEST_BINS) $(SERVER_BIN) $(PEEK_BIN) $(XHOST_BIN) $(FUZZ_BIN)
+tests: kselftests $(XHOST_BIN) $(FUZZ_BIN)
+
+# The kselftests (tests/Makefile, on the kernel's lib.mk): the tests in
+# tests/out (/famfs/tests in the guest), what they start, the test fuse
+# server and famfs_peek, in tests/out/server (/famfs/bin), and the same
+# installed for the kernel's runner in tests/out/kselftest (run_kselftest.sh
+# and the famfs_rs collection; /famfs/kselftest in the guest).
+kselftests: kernel
+	@$(MAKE) --no-print-directory -C tests OUTPUT=$(TOP)/tests/out \
+		install INSTALL_PATH=$(TOP)/tests/out/kselftest
 
 # The randomized hostile server with its clients and events (make fuzz;
-# not a kselftest: a campaign, /famfs/bin in the guest). It needs the
-# kernel's own fuse.h, which the server's rule copies.
+# not a kselftest: a campaign, /famfs/bin in the guest). It speaks the
+# fuse protocol of the kernel under test: its exported <linux/fuse.h>.
 $(FUZZ_BIN): tests/fuzz/famfs_fuzz.c tests/famfs_test.h tests/server/famfs_server.h \
-		include/uapi/linux/famfs_fmap.h $(SERVER_BIN)
+		include/uapi/linux/famfs_fmap.h | kselftests
 	@mkdir -p tests/out/fuzz
-	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Itests/out/server/include \
+	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $(KHDR_INCLUDES) \
 		-Itests -Iinclude/uapi -o $@ $<
 
 # The cross-host test's program (scripts/multihost.sh; not a kselftest:
 # it runs in two guests at once, /famfs/bin in each).
 $(XHOST_BIN): tests/multihost/famfs_xhost.c tests/famfs_test.h tests/server/famfs_server.h \
-		tests/server/famfs_log.h
+		tests/server/famfs_log.h | kselftests
 	@mkdir -p tests/out/multihost
-	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Itests -Iinclude/uapi \
-		-o $@ $<
-
-$(PEEK_BIN): tests/server/famfs_peek.c
-	@mkdir -p tests/out/server
-	gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
-
-tests/out/%: tests/%.c tests/famfs_test.h tests/server/famfs_server.h kernel
-	@mkdir -p tests/out
-	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE \
-		-I$(KSRC)/tools/testing/selftests -Itests -Iinclude/uapi \
-		-o $@ $< -lpthread
-
-# The test fuse server (tests/server/, a helper the kselftests start; not a
-# kselftest itself, so it lives in tests/out/server/, which the guest gets
-# as /famfs/bin). It speaks the fuse protocol of the kernel under test, so
-# it compiles against that kernel's own <linux/fuse.h>: the one file is
-# copied from $(KSRC)/include/uapi (self-contained in userspace: it only
-# needs <stdint.h>) into tests/out/server/include, ahead of the system
-# headers. Bookworm's linux-libc-dev is 6.1 (fuse 7.38; 7.3 speaks 7.46),
-# and `make headers` would write into the (possibly read-only, possibly
-# your own) kernel build tree. A patch series that adds famfs's opcodes to
-# fuse.h is picked up the same way.
-$(SERVER_BIN): tests/server/famfs_server.c tests/server/famfs_server.h tests/server/famfs_log.h \
-		include/uapi/linux/famfs_fmap.h kernel
-	@mkdir -p tests/out/server/include/linux
-	cp $(KSRC)/include/uapi/linux/fuse.h tests/out/server/include/linux/fuse.h
-	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE \
-		-Itests/out/server/include -Iinclude/uapi -Itests/server \
-		-o $@ $<
+	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $(KHDR_INCLUDES) \
+		-Itests -Iinclude/uapi -o $@ $<
 
 host-check: toolchain
 	@scripts/check.sh host
@@ -182,10 +161,11 @@ $(PIN_BIN): tests/bench/famfs_pin_unbind.c
 	@mkdir -p tests/out/bench
 	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
-$(BENCH_BIN): tests/bench/famfs_bench.c tests/famfs_test.h tests/server/famfs_server.h
+$(BENCH_BIN): tests/bench/famfs_bench.c tests/famfs_test.h tests/server/famfs_server.h \
+		| kselftests
 	@mkdir -p tests/out/bench
-	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Itests -Iinclude/uapi \
-		-o $@ $<
+	gcc -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $(KHDR_INCLUDES) \
+		-Itests -Iinclude/uapi -o $@ $<
 
 clean:
 	-$(KMAKE) clean

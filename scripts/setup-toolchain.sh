@@ -19,7 +19,7 @@ LIBCLANG_VERSION=18.1.1
 
 DEB_PKGS=(gcc make flex bison bc libelf-dev libssl-dev cpio kmod xz-utils
 	  busybox-static qemu-system-x86 rustc-web rust-web-src rust-web-clippy
-	  rustfmt-web python3-pip python3-ply e2fsprogs perl libc6-dev patch)
+	  rustfmt-web python3-pip python3-ply e2fsprogs perl libc6-dev patch rsync)
 
 check_only=0
 [ "${1:-}" = "--check" ] && check_only=1
