@@ -2,7 +2,8 @@
 /*
  * Helpers shared by the famfs-rs kselftests (the C files in tests/). They run inside
  * the VM started by scripts/vm.sh, where tests/guest/setup-devices.sh has
- * written /tmp/famfs-devices.
+ * written /tmp/famfs-devices; anywhere else they SKIP (FAMFS_KSELFTEST,
+ * below).
  */
 #ifndef FAMFS_TEST_H
 #define FAMFS_TEST_H
@@ -181,6 +182,43 @@ static inline const char *famfs_manifests(void)
 	s = famfs_beside_exe("manifests", path, sizeof(path));
 	return s ? s : FAMFS_MANIFESTS;
 }
+
+#ifdef FAMFS_KSELFTEST
+#include "kselftest.h"
+
+/*
+ * Every kselftest needs the guest that scripts/vm.sh prepares: the
+ * devices tests/guest/setup-devices.sh set up (and listed in
+ * /tmp/famfs-devices), famfs_rs loaded, its module file (which tests load
+ * again) and the test server. Without one of them, the test SKIPs before
+ * the harness starts, saying which is missing. (A constructor: it runs
+ * before each test's TEST_HARNESS_MAIN; tests/Makefile defines
+ * FAMFS_KSELFTEST, the other programs that share this header are not
+ * kselftests.)
+ */
+static void __attribute__((constructor)) famfs_require_guest(void)
+{
+	const char *why = NULL, *what = NULL;
+
+	if (access(FAMFS_DEVICES, R_OK)) {
+		why = "not a guest prepared by tests/guest/setup-devices.sh (scripts/vm.sh): no";
+		what = FAMFS_DEVICES;
+	} else if (!module_loaded("famfs_rs")) {
+		why = "famfs_rs is not loaded: no";
+		what = "/sys/module/famfs_rs";
+	} else if (access(famfs_module_path(), R_OK)) {
+		why = "no module file (env FAMFS_MODULE) to load again:";
+		what = famfs_module_path();
+	} else if (access(famfs_server_bin(), X_OK)) {
+		why = "no test server (env FAMFS_SERVER):";
+		what = famfs_server_bin();
+	}
+	if (!why)
+		return;
+	ksft_print_header();
+	ksft_exit_skip("%s %s\n", why, what);
+}
+#endif
 
 static inline long long famfs_now_ms(void)
 {

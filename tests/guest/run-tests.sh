@@ -3,7 +3,8 @@
 #
 # Guest test runner (scripts/vm.sh ... sh /famfs/run-tests.sh [--fuzz
 # ARGS...]): load famfs_rs, enforce its KUnit suites case by case, run
-# every kselftest in /famfs/tests, unload. A SKIP counts as a failure.
+# every kselftest in /famfs/tests, unload. A SKIP counts as a failure, a
+# test that SKIPs as a whole (exit 4: the guest lacks what it needs) too.
 # Its result line:
 #   famfs-tests: N passed, N failed
 # With --fuzz, the same boot then runs a fuzz campaign, /famfs/fuzz.sh
@@ -62,7 +63,11 @@ for t in /famfs/tests/*; do
 	cat /tmp/ksft.out
 	tot=$(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) xfail:\([0-9]*\) xpass:\([0-9]*\) skip:\([0-9]*\) error:\([0-9]*\).*/\1 \2 \3 \4 \5 \6/p' /tmp/ksft.out)
 	if [ -z "$tot" ]; then
-		res FAIL "$name: no kselftest totals (exit $rc)"
+		if [ "$rc" = 4 ]; then
+			res FAIL "$name: SKIP:$(sed -n 's/^1\.\.0 # SKIP//p' /tmp/ksft.out)"
+		else
+			res FAIL "$name: no kselftest totals (exit $rc)"
+		fi
 		continue
 	fi
 	set -- $tot
