@@ -8,8 +8,12 @@
 # run-tests.sh), the test fuse server and other helpers
 # (tests/out/server/* and the cross-host test tests/out/multihost/* ->
 # /famfs/bin, on PATH, not run as tests), the test
-# manifests (tests/manifests/ -> /famfs/manifests), the guest scripts
-# (tests/guest/), and CMDFILE as /famfs/cmd (the command /init runs).
+# manifests (tests/manifests/ -> /famfs/manifests), the kselftests as
+# installed for the kernel's runner (tests/out/kselftest ->
+# /famfs/kselftest: run_kselftest.sh and the famfs_rs collection, whose
+# programs are hard links to the same files in /famfs/tests and
+# /famfs/bin), the guest scripts (tests/guest/), and CMDFILE as
+# /famfs/cmd (the command /init runs).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +47,16 @@ for d in server multihost fuzz; do
 done
 if [ -d "$top/tests/manifests" ]; then
 	cp -R "$top/tests/manifests/." "$root/famfs/manifests/"
+fi
+if [ -x "$top/tests/out/kselftest/run_kselftest.sh" ]; then
+	cp -R "$top/tests/out/kselftest" "$root/famfs/kselftest"
+	for f in "$root"/famfs/kselftest/famfs_rs/*; do
+		for same in "$root/famfs/tests/${f##*/}" "$root/famfs/bin/${f##*/}"; do
+			if [ -f "$f" ] && [ -f "$same" ] && cmp -s "$f" "$same"; then
+				ln -f "$same" "$f"
+			fi
+		done
+	done
 fi
 # the benchmark (FAMFS_BENCH=1): its program, and mke2fs for ext4 -o dax
 if [ "${FAMFS_BENCH:-0}" = 1 ]; then

@@ -3,9 +3,11 @@
 #
 # Guest test runner (scripts/vm.sh ... sh /famfs/run-tests.sh [--fuzz
 # ARGS...]): load famfs_rs, enforce its KUnit suites case by case, run
-# every kselftest in /famfs/tests, unload. A SKIP counts as a failure, a
-# test that SKIPs as a whole (exit 4: the guest lacks what it needs) too.
-# Its result line:
+# every kselftest in /famfs/tests (FAMFS_TESTS="NAME...": those only),
+# then two of them through the kernel's runner as installed in
+# /famfs/kselftest (make -C tests install), unload. A SKIP counts as a
+# failure, a test that SKIPs as a whole (exit 4: the guest lacks what it
+# needs) too. Its result line:
 #   famfs-tests: N passed, N failed
 # With --fuzz, the same boot then runs a fuzz campaign, /famfs/fuzz.sh
 # ARGS (make check's short one: one boot and one kmemleak scan less per
@@ -57,6 +59,9 @@ printf '%s' 'famfs_rs.*' >/sys/module/kunit/parameters/filter_glob
 for t in /famfs/tests/*; do
 	[ -x "$t" ] || continue
 	name=${t##*/}
+	if [ -n "${FAMFS_TESTS:-}" ]; then
+		case " $FAMFS_TESTS " in *" $name "*) ;; *) continue ;; esac
+	fi
 	echo "famfs-tests: running $name"
 	"$t" >/tmp/ksft.out 2>&1
 	rc=$?
@@ -92,6 +97,30 @@ for t in /famfs/tests/*; do
 		sleep 1
 	fi
 done
+
+# The kernel's kselftest runner on the installed tree (run_kselftest.sh,
+# kselftest-list.txt, the famfs_rs collection with its server, manifests
+# and settings), so that the layout keeps working: two fast tests, each
+# of which must pass (its SKIP counts as a failure, as above).
+ksft=/famfs/kselftest/run_kselftest.sh
+if [ -x "$ksft" ]; then
+	echo "famfs-tests: running $ksft"
+	# appended to: the runner writes the tests' output to /dev/stdout,
+	# which it opens again (tests/guest/init)
+	: >/tmp/ksft.out
+	"$ksft" -t famfs_rs:identity -t famfs_rs:get_fmap_input >>/tmp/ksft.out 2>&1
+	rc=$?
+	cat /tmp/ksft.out
+	tot=$(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) xfail:[0-9]* xpass:\([0-9]*\) skip:\([0-9]*\) error:\([0-9]*\).*/\1 \2 \3 \4 \5/p' /tmp/ksft.out | tail -n 1)
+	set -- $tot
+	if [ -n "$tot" ] && [ "$1" = 2 ] && [ "$(($2 + $3 + $4 + $5))" = 0 ] && [ "$rc" = 0 ]; then
+		res ok "run_kselftest.sh: 2 tests of the installed famfs_rs collection"
+	else
+		res FAIL "run_kselftest.sh: installed famfs_rs collection: ${tot:-no totals} (exit $rc)"
+	fi
+else
+	res FAIL "no $ksft (make tests installs it in tests/out/kselftest)"
+fi
 
 if rmmod famfs_rs; then res ok "rmmod famfs_rs at the end"; else res FAIL "rmmod famfs_rs at the end"; fi
 
