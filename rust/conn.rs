@@ -403,7 +403,7 @@ impl State {
 /// references of fs-dax pages. No signal ends these waits. They delay only
 /// this device's removal (and the fs_put_dax() of this device): the DAX
 /// core makes this call outside its global SRCU read section
-/// (patches/0004), so other devices' removals, memory failures elsewhere
+/// (patches/dax/0002), so other devices' removals, memory failures elsewhere
 /// and other mounts do not wait for it.
 ///
 /// Any other failure: record the failed range as bad on the device, so

@@ -365,7 +365,7 @@ impl<T: Holder> Devices<T> {
     /// them, with its slot as holder), and that table stays alive during
     /// the call, since its drop releases the holding with `fs_put_dax()`,
     /// which waits for the calls running on the device to return
-    /// (patches/0004).
+    /// (patches/dax/0002).
     unsafe extern "C" fn notify_failure(
         dax_dev: *mut ffi::dax_device,
         offset: u64,
@@ -429,7 +429,7 @@ impl<T: Holder> PinnedDrop for Devices<T> {
             // SAFETY: a published slot took the device at least once, with
             // its own address as holder and two references (type invariant
             // of `Slot`). After a removal the holding is gone and
-            // fs_put_dax() leaves the device alone (patches/0004), unless a
+            // fs_put_dax() leaves the device alone (patches/dax/0002), unless a
             // take took it again after a rebind: then it is the slot's and
             // released here. fs_put_dax() also waits for a notify_failure()
             // still running with this slot, before `data` is dropped.

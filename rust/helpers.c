@@ -134,7 +134,7 @@ out:
  * character device or not a DAX device; -EOPNOTSUPP if the DAX device is
  * not bound to fsdev_dax; -EBUSY if another holder has it; -ENXIO if it
  * is being removed or was unbound meanwhile; -EINTR if a signal came while
- * it waited for the device's lock (patches/0010).
+ * it waited for the device's lock (patches/dax/0005).
  */
 int famfs_rs_daxdev_open(const struct path *root, const struct cred *cred,
 			 const char *path, void *holder,
@@ -150,7 +150,7 @@ int famfs_rs_daxdev_open(const struct path *root, const struct cred *cred,
 		return rc;
 
 	/*
-	 * NULL for any dev_t but a device-dax instance's (patches/0003: in
+	 * NULL for any dev_t but a device-dax instance's (patches/dax/0001: in
 	 * plain 7.3 this would create a bogus dax_device for /dev/null).
 	 */
 	dax_dev = dax_dev_get(devt);
@@ -181,7 +181,7 @@ int famfs_rs_daxdev_open(const struct path *root, const struct cred *cred,
  *
  * Also right after kill_dax() released the holding (the device was
  * unbound, and maybe taken by another holder since): fs_put_dax() then
- * leaves the device's holder alone (patches/0004), and it waits for a
+ * leaves the device's holder alone (patches/dax/0002), and it waits for a
  * notify_failure() still running with @holder.
  */
 void famfs_rs_daxdev_close(struct dax_device *dax_dev, void *holder)
@@ -261,7 +261,7 @@ void famfs_rs_inode_unpin(struct inode *inode)
  * famfs_rs_mapping_set_dax_stable() - mapping_set_dax_stable() for Rust
  * @inode: an fmap inode
  *
- * A static inline of pagemap.h (patch 0011), which bindgen cannot call.
+ * A static inline of pagemap.h (patch dax/0010), which bindgen cannot call.
  */
 void famfs_rs_mapping_set_dax_stable(struct inode *inode)
 {
@@ -281,7 +281,7 @@ void famfs_rs_mapping_set_dax_stable(struct inode *inode)
  * from every mapping in any case, so that a late-kill process's next
  * access faults and fails on the bad range the caller recorded before
  * (SIGBUS, BUS_MCEERR_AR) instead of reading the failed memory.
- * mf_dax_kill_procs() takes the mapping's invalidate_lock (patch 0012:
+ * mf_dax_kill_procs() takes the mapping's invalidate_lock (patch dax/0011:
  * read faults of the file do not lock the DAX entry they map), so no fault
  * that started before the range was recorded is still mapping it once it
  * returns: the caller holds no lock of the inode.

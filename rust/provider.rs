@@ -102,7 +102,7 @@ impl FmapInode {
 
     /// Lets fs-dax faults take the PFN of a block from the DAX entry already
     /// in place instead of asking the device (`mapping_set_dax_stable()`,
-    /// patch 0011). The caller keeps that function's promise for the life
+    /// patch dax/0010). The caller keeps that function's promise for the life
     /// of the inode: while it has DAX entries, its offsets map to the same
     /// device blocks and those to the same PFNs, and `iomap_begin` fails
     /// every range the device would refuse, a removed device's included.

@@ -58,11 +58,15 @@ series_files() {
 	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/patches/series"
 }
 
+# The tree a series makes: the kernel version and the patches' diffs, in
+# order (not their names, messages or git signatures, which change no
+# source file: a reworded or renamed patch rebuilds nothing).
 src_key() {
 	{
 		version
 		series_files | while read -r p; do
-			echo "$p"; cat "$top/patches/$p"
+			awk '/^diff --git /{d = 1} d {l[++n] = $0; if ($0 == "-- ") s = n}
+				END {for (i = 1; i < (s ? s : n + 1); i++) print l[i]}' "$top/patches/$p"
 		done
 	} | sha256sum | cut -c1-12
 }

@@ -12,7 +12,7 @@
  * - the unbind completes with a file on the region mapped and faulted in
  *   (its second 2 MiB with MADV_NOHUGEPAGE, so by PTEs; the first may get
  *   a PMD, which the test does not check), and a GiB of another file
- *   mapped by one PUD (patches/0014: the file on the region's first 1 GiB
+ *   mapped by one PUD (patches/dax/0012: the file on the region's first 1 GiB
  *   boundary of physical memory, mapped at a 1 GiB-aligned address);
  *   those mappings raise SIGBUS, read() and write() fail with ENXIO, a file
  *   on the region never opened fails to open with ENXIO, and a file on

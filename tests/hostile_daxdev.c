@@ -16,7 +16,7 @@
  * through a symlink. /dev/null and a node of the dax major with a minor no
  * device has were the cases that made plain 7.3's dax_dev_get() create a
  * bogus dax_device (a WARN and a bad ida_free() on release):
- * patches/0003 fixes that.
+ * patches/dax/0001 fixes that.
  */
 #include <limits.h>
 #include <sys/sysmacros.h>

@@ -29,7 +29,7 @@
  * it asked for early kill, so that the kill collects it whenever it maps
  * the page.
  * Read faults on such a file may map the DAX entry without locking it
- * (patches/0012); the kill takes the file's invalidate_lock to exclude
+ * (patches/dax/0011); the kill takes the file's invalidate_lock to exclude
  * them. What is asserted: once the injection returned, the page is not
  * mapped (a fault that was past ->iomap_begin when the range became bad
  * either mapped before the kill unmapped, or waited for it), and a new

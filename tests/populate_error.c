@@ -6,14 +6,14 @@
  * aborted: filemap_fault() drops mmap_lock to read the page, the read
  * fails, and a fault that dropped the lock returns VM_FAULT_RETRY rather
  * than VM_FAULT_SIGBUS; __mm_populate() saw no progress and faulted the
- * same page again, first attempt every time. Patch 0009 retries such a
+ * same page again, first attempt every time. Patch dax/0006 retries such a
  * page once more with FOLL_TRIED, as __get_user_pages_locked() does; the
  * second attempt keeps the lock, so it fails the page and populating
  * moves on.
  *
  * The file here is on a plain fuse mount (--no-fmap) whose server answers
  * every READ with EIO; no daxdev is ever opened. Each case runs in a child
- * and must end within QUICK_MS. On the kernel before 0009 the children of
+ * and must end within QUICK_MS. On the kernel before dax/0006 the children of
  * the first three cases were still in the kernel, all system time, when
  * the test killed them. The second fixture's server answers READ with the
  * file's bytes (read-data): there populating still maps every page, the
@@ -143,7 +143,7 @@ static int lock_range(int fd)
 
 /*
  * MADV_POPULATE_READ goes through __get_user_pages_locked(), which already
- * retried with FOLL_TRIED: EFAULT, before 0009 as after. The control: the
+ * retried with FOLL_TRIED: EFAULT, before dax/0006 as after. The control: the
  * same answer the other paths now give.
  */
 static int madvise_populate(int fd)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * PUD faults (patches/0014): a famfs file whose extent starts on a 1 GiB
+ * PUD faults (patches/dax/0012): a famfs file whose extent starts on a 1 GiB
  * boundary of physical memory, mapped shared at a 1 GiB-aligned address,
  * maps its GiB in one fault, and maps its own memory: what the read/write
  * path (pread, pwrite) puts in and finds in the file, the map finds and

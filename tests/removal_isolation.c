@@ -13,7 +13,7 @@
  * Also meanwhile, an open of a file of a second mount that names the
  * waiting device fails at once (ENXIO), in a task that can be killed.
  * fs_dax_get() used to sleep in device_lock(), uninterruptibly, behind
- * the unbind until the pipe closed (patches/0010): had the pipe's owner
+ * the unbind until the pipe closed (patches/dax/0005): had the pipe's owner
  * made that open, nothing could have ended either.
  *
  * Uses dax2.0 (the waiting removal), dax1.0 (the other mount, then the
@@ -183,7 +183,7 @@ TEST_F_TIMEOUT(iso, a_removal_waiting_for_a_pipe_stalls_nothing_else, 180)
 		_exit(fp == -ENXIO ? 0 : fp >= 0 ? 1 : 2);
 	}
 	if (famfs_wait_exit(other, QUICK_MS, &st)) {
-		/* a stuck open: can SIGKILL end it? (it did not, before 0010) */
+		/* a stuck open: can SIGKILL end it? (it did not, before dax/0005) */
 		kill(other, SIGKILL);
 		killed = !famfs_wait_exit(other, 2000, &st);
 		EXPECT_TRUE(false)

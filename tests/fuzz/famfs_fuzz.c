@@ -2086,7 +2086,7 @@ static int c_mmap(struct client *c)
 	munmap(hint, len + ALIGN2M);
 	/*
 	 * MAP_POPULATE on a plain fuse connection whose READs fail found a
-	 * livelock in __mm_populate(), fixed by patch 0009
+	 * livelock in __mm_populate(), fixed by patch dax/0006
 	 * (Documentation/fuzz.rst, "Found with it").
 	 */
 	pop = chance(&c->r, 10);
