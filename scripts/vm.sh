@@ -96,7 +96,7 @@ NVDIMM2_BYTES=$((512 << 20))
 CXL_BYTES=$((512 << 20))
 CXL_RAM_BYTES=$((2 << 30))
 CXL_WINDOW=4G
-# VM_BENCH=1 (make bench) adds five NVDIMMs for tests/bench/famfs_bench.c,
+# VM_BENCH=1 (make bench) adds six NVDIMMs for tests/bench/famfs_bench.c,
 # each of its own size so the guest tells them apart (a namespace is its
 # daxdev plus 2 MiB): B1 famfs files, B2 the second interleave strip, B3
 # raw device_dax with 2 MiB alignment (PMD floor), B4 raw device_dax with
