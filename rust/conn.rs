@@ -42,7 +42,7 @@
 #![forbid(unsafe_code)]
 
 use crate::{
-    dax::{self, Devices, MfFlags, Taken},
+    dax::{self, DaxDev, Devices, MfFlags, Taken},
     fmap,
     provider::{FmapInode, InitServer, Owner},
     sys::cond_resched,
@@ -352,11 +352,14 @@ impl DevMap {
         ) {
             // Freeing a node (kfree) under the owners lock is allowed: it
             // neither sleeps nor allocates.
-            if let Some(node) = self.bad.remove_node(&k) {
-                let (_, e) = node.to_key_value();
-                start = start.min(k);
-                end = end.max(e);
-            }
+            // first_in() found it: the removal cannot fail, but a loop
+            // under the owners spinlock must end whatever happens.
+            let Some(node) = self.bad.remove_node(&k) else {
+                break;
+            };
+            let (_, e) = node.to_key_value();
+            start = start.min(k);
+            end = end.max(e);
         }
         // INVARIANT: every range overlapping or touching the new one was
         // merged into it and removed.
@@ -381,6 +384,12 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// What is known of device `index` (< MAX_DAXDEVS, checked by the fmap
+    /// core).
+    pub(crate) fn dev(&self, index: u32) -> Option<&DevState> {
+        self.state.get(index as usize)
+    }
+
     fn new() -> impl PinInit<Self> {
         pin_init!(State {
             state: core::array::from_fn(|_| DevState::new()),
@@ -419,8 +428,8 @@ impl State {
 /// device, a kill path's EBUSY (not a DAX mapping), a file that stayed
 /// busy.
 impl dax::Holder for State {
-    fn memory_failure(conn: &Conn, dev: usize, offset: u64, len: u64, flags: MfFlags) -> Result {
-        match conn.memory_failure(dev, offset, len, flags) {
+    fn failure(&self, dev: usize, dax: &DaxDev, offset: u64, len: u64, flags: MfFlags) -> Result {
+        match self.memory_failure(Some(dax), dev, offset, len, flags) {
             Ok((0, 0)) => {
                 crate::err_rl!(
                     "memory failure on daxdev {} at {:#x}+{:#x}: no file maps it",
@@ -454,12 +463,12 @@ impl dax::Holder for State {
         }
     }
 
-    fn removal(conn: &Conn, dev: usize) {
-        let Some(d) = conn.state.get(dev) else {
+    fn removal(&self, dev: usize) {
+        let Some(d) = self.state.get(dev) else {
             return;
         };
         d.removed.store(true, Release);
-        let n = conn.revoke_device(dev);
+        let n = self.revoke_device(dev);
         crate::err_rl!(
             "a daxdev is being removed: {} file(s) on it lost their mappings, and fail with ENXIO",
             n
@@ -484,12 +493,6 @@ impl Conn {
     #[cfg(CONFIG_KUNIT)]
     pub(crate) fn new_local() -> impl PinInit<Self> {
         Self::with(None::<&InitServer<'static>>)
-    }
-
-    /// What is known of device `index` (< MAX_DAXDEVS, checked by the fmap
-    /// core).
-    pub(crate) fn dev(&self, index: u32) -> Option<&DevState> {
-        self.state.get(index as usize)
     }
 
     /// Makes sure device `index` is known and at least `end` bytes long,
@@ -580,7 +583,11 @@ impl Conn {
             EINVAL
         })
     }
+}
 
+/// The range maps, and memory failures and removals, which need only the
+/// device notified ([`dax::Holder`]).
+impl State {
     /// Records that the inode `owner` (file `nodeid`, for messages) maps
     /// every device run of `fmap`, or fails without recording anything:
     /// EBUSY if another live inode maps a byte of one of them, EINVAL if
@@ -730,7 +737,8 @@ impl Conn {
         }
     }
 
-    /// A memory failure of `[offset, offset + len)` on device `dev`: marks
+    /// A memory failure of `[offset, offset + len)` on device `dev` (`dax`,
+    /// `None` in the KUnit cases): marks
     /// the range bad, then has the kernel signal the processes that map a
     /// page of it through a file (`mf_dax_kill_procs()`: the task that hit
     /// it and the early-kill ones) and unmaps the range from every mapping.
@@ -741,6 +749,7 @@ impl Conn {
     /// path's error, `EBUSY` for a file that stayed busy.
     pub(crate) fn memory_failure(
         &self,
+        dax: Option<&DaxDev>,
         dev: usize,
         offset: u64,
         len: u64,
@@ -748,7 +757,7 @@ impl Conn {
     ) -> Result<(usize, usize)> {
         let page = kernel::page::PAGE_SIZE as u64;
         let last = offset.checked_add(len).filter(|_| len > 0).ok_or(EINVAL)?;
-        let dax = self.dax(dev).ok_or(EINVAL)?;
+        let dax = dax.ok_or(EINVAL)?;
         if dax.check_end(last).is_err() {
             return Err(EINVAL);
         }

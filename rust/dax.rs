@@ -16,6 +16,7 @@
 use crate::{ffi, fmap, provider::InitServer};
 use core::{
     ffi::{c_int, c_void, CStr},
+    marker::PhantomPinned,
     ops::Deref,
     ptr,
 };
@@ -102,23 +103,22 @@ impl MfFlags {
 }
 
 /// What the holder of the devices of a [`Devices`] table is told.
+///
+/// The operations get the table's data and the device notified, not the
+/// table: the table's drop releases its slots one by one while the
+/// operations may still run for a slot it has not reached, so they must
+/// not see (or take) the devices of other slots.
 pub(crate) trait Holder: Send + Sync + Sized {
-    /// Memory failed: `len` bytes at byte `offset` of the device published
-    /// in slot `index` of `devs`. An error reports the failure as not
+    /// Memory failed: `len` bytes at byte `offset` of `dax`, the device
+    /// published in slot `index`. An error reports the failure as not
     /// recovered.
-    fn memory_failure(
-        devs: &Devices<Self>,
-        index: usize,
-        offset: u64,
-        len: u64,
-        flags: MfFlags,
-    ) -> Result;
+    fn failure(&self, index: usize, dax: &DaxDev, offset: u64, len: u64, flags: MfFlags) -> Result;
 
-    /// The device slot `index` of `devs` took is being removed (it is
-    /// published, or taken and about to be): once this returns, nothing
-    /// may reach its memory through the holder, and the device must not be
-    /// published or used again.
-    fn removal(devs: &Devices<Self>, index: usize);
+    /// The device slot `index` took is being removed (it is published, or
+    /// taken and about to be): once this returns, nothing may reach its
+    /// memory through the holder, and the device must not be published or
+    /// used again.
+    fn removal(&self, index: usize);
 }
 
 /// One slot of a table.
@@ -140,12 +140,6 @@ struct Slot {
     dax: Atomic<*mut ffi::dax_device>,
     takes: Atomic<usize>,
     index: usize,
-}
-
-impl Slot {
-    fn holder(&self) -> *mut c_void {
-        ptr::from_ref(self).cast_mut().cast()
-    }
 }
 
 /// Where and as whom device paths are resolved: the root directory and the
@@ -201,8 +195,9 @@ unsafe impl Sync for Opener {}
 /// What [`Devices::take`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Taken {
-    /// The slot holds the device named (this call published it, or it
-    /// was there already).
+    /// The slot holds the device named: this call published it, it was
+    /// published already, or the slot held it before this call (then,
+    /// across a removal, another device may be the one published).
     Held,
     /// The slot holds another device, published first by a racing take:
     /// the one named now was released.
@@ -217,6 +212,8 @@ pub(crate) enum Taken {
 /// - `slots` is the first field of a `repr(C)` struct, so that a slot's
 ///   address, less its index times the size of a slot, is the table's
 ///   (the holder operations go from the holder cookie to the table so).
+///   The holder cookies are derived from a pointer to the whole table.
+/// - The table is pinned (`_pin`): the cookies are its slots' addresses.
 /// - A device published in a slot is held by it until the drop.
 #[pin_data(PinnedDrop)]
 #[repr(C)]
@@ -226,6 +223,8 @@ pub(crate) struct Devices<T: Holder> {
     opener: Opener,
     #[pin]
     data: T,
+    #[pin]
+    _pin: PhantomPinned,
 }
 
 impl<T: Holder> Deref for Devices<T> {
@@ -251,6 +250,7 @@ impl<T: Holder> Devices<T> {
     where
         T: 'a,
     {
+        const { assert!(core::mem::offset_of!(Self, slots) == 0) };
         // INVARIANT: `slots` first in a `repr(C)` struct, each with its
         // index; every slot empty.
         pin_init!(Devices {
@@ -261,6 +261,7 @@ impl<T: Holder> Devices<T> {
             }),
             opener <- Opener::new(server),
             data <- data,
+            _pin: PhantomPinned,
         })
     }
 
@@ -288,6 +289,7 @@ impl<T: Holder> Devices<T> {
     /// `EINTR`).
     pub(crate) fn take(&self, index: usize, name: &CStr) -> Result<Taken> {
         let slot = self.slots.get(index).ok_or(ERANGE)?;
+        let holder = self.holder(index);
         let mut dax = ptr::null_mut();
         // SAFETY: `opener` holds a referenced path and credentials (type
         // invariant of `Opener`); `name` is NUL-terminated; the holder
@@ -299,7 +301,7 @@ impl<T: Holder> Devices<T> {
                 self.opener.path.get(),
                 self.opener.cred,
                 name.as_char_ptr(),
-                slot.holder(),
+                holder,
                 &Self::HOLDER_OPS,
                 &mut dax,
             )
@@ -331,29 +333,48 @@ impl<T: Holder> Devices<T> {
             }
             return Ok(Taken::Held);
         }
-        if took {
-            // A racing take published another device (the server named two
-            // for one index): this one is not published, so release it
-            // here, or it stays held for good.
-            // SAFETY: taken just now with two references and the slot's
-            // address as holder; nothing else knows of it.
-            unsafe { ffi::famfs_rs_daxdev_close(dax, slot.holder()) };
-            HELD.fetch_sub(1, Relaxed);
+        if !took {
+            // The slot holds it, not published: as the code before the
+            // table was (nothing to release, nothing to say).
+            return Ok(Taken::Held);
         }
+        // A racing take published another device (the server named two
+        // for one index): this one is not published, so release it here,
+        // or it stays held for good.
+        // SAFETY: taken just now with two references and the slot's
+        // address as holder; nothing else knows of it.
+        unsafe { ffi::famfs_rs_daxdev_close(dax, holder) };
+        HELD.fetch_sub(1, Relaxed);
         Ok(Taken::Other)
     }
 
-    /// The table a slot of which is `slot`.
+    /// The holder cookie of slot `index`: its address, derived from the
+    /// table's, so that the table can be found from it again.
+    fn holder(&self, index: usize) -> *mut c_void {
+        ptr::from_ref(self)
+            .cast::<Slot>()
+            .wrapping_add(index)
+            .cast_mut()
+            .cast()
+    }
+
+    /// The table whose slot `holder` is, and the slot's index.
     ///
     /// # Safety
     ///
-    /// `slot` is a slot of a live `Devices<T>`.
-    unsafe fn from_slot(slot: &Slot) -> &Self {
-        let first = ptr::from_ref(slot).wrapping_sub(slot.index);
-        // SAFETY: `slot` is element `index` of the `slots` array at offset
-        // 0 of a `repr(C)` `Devices<T>` (type invariant), alive as long as
-        // the slot is (function contract).
-        unsafe { &*first.cast::<Self>() }
+    /// `holder` is a cookie [`Devices::holder`] made for a live
+    /// `Devices<T>`.
+    unsafe fn from_holder<'a>(holder: *mut c_void) -> (&'a Self, usize) {
+        let slot = holder.cast::<Slot>();
+        // SAFETY: `holder` points to a live slot (function contract); the
+        // field is read through the raw pointer, which carries the whole
+        // table's provenance, and never changes.
+        let index = unsafe { (*slot).index };
+        // SAFETY: the slot is element `index` of the `slots` array at
+        // offset 0 of a `repr(C)` `Devices<T>` (type invariant), alive
+        // during the call (function contract).
+        let devs = unsafe { &*slot.wrapping_sub(index).cast::<Self>() };
+        (devs, index)
     }
 
     /// The holder operation, for a device held by a slot of a `Devices<T>`.
@@ -377,11 +398,10 @@ impl<T: Holder> Devices<T> {
         if holder.is_null() {
             return EOPNOTSUPP.to_errno();
         }
-        // SAFETY: the holder of a device with these operations is a slot of
-        // a live `Devices<T>` (function contract).
-        let slot = unsafe { &*holder.cast::<Slot>() };
-        // SAFETY: as above.
-        let devs = unsafe { Self::from_slot(slot) };
+        // SAFETY: the holder of a device with these operations is a cookie
+        // `Devices::<T>::take` made, of a live table (function contract).
+        let (devs, index) = unsafe { Self::from_holder(holder) };
+        let slot = &devs.slots[index];
         let published = slot.dax.load(Acquire);
         // SAFETY: no preconditions.
         let pre_remove = unsafe { ffi::famfs_rs_mf_pre_remove(mf_flags) };
@@ -406,10 +426,15 @@ impl<T: Holder> Devices<T> {
             }
         }
         if pre_remove {
-            T::removal(devs, slot.index);
+            devs.data.removal(index);
             return 0;
         }
-        match T::memory_failure(devs, slot.index, offset, len, MfFlags(mf_flags)) {
+        // SAFETY: the device is live while the DAX core notifies about it.
+        let dax = unsafe { DaxDev::from_raw(dax_dev) };
+        match devs
+            .data
+            .failure(index, dax, offset, len, MfFlags(mf_flags))
+        {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }
@@ -419,12 +444,13 @@ impl<T: Holder> Devices<T> {
 #[pinned_drop]
 impl<T: Holder> PinnedDrop for Devices<T> {
     fn drop(self: Pin<&mut Self>) {
-        for slot in &self.slots {
+        for (index, slot) in self.slots.iter().enumerate() {
             let dax = slot.dax.load(Acquire);
             if dax.is_null() {
                 continue;
             }
-            // No take is running: a take borrows the table.
+            // No take is running: a take borrows the table, and the holder
+            // operations cannot take (they get the data, not the table).
             let takes = slot.takes.load(Relaxed);
             // SAFETY: a published slot took the device at least once, with
             // its own address as holder and two references (type invariant
@@ -433,7 +459,7 @@ impl<T: Holder> PinnedDrop for Devices<T> {
             // take took it again after a rebind: then it is the slot's and
             // released here. fs_put_dax() also waits for a notify_failure()
             // still running with this slot, before `data` is dropped.
-            unsafe { ffi::famfs_rs_daxdev_close(dax, slot.holder()) };
+            unsafe { ffi::famfs_rs_daxdev_close(dax, self.holder(index)) };
             for _ in 1..takes {
                 // SAFETY: each further take holds two references (type
                 // invariant of `Slot`), put here once; its holding was the

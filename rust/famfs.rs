@@ -422,12 +422,12 @@ mod tests {
         let dev = conn.dev(0).expect("device 0");
         let none = MfFlags::none();
         // Refused before the (here absent) device or the maps are touched.
-        assert_eq!(conn.memory_failure(0, 0x1000, 0, none), Err(EINVAL));
+        assert_eq!(conn.memory_failure(None, 0, 0x1000, 0, none), Err(EINVAL));
         assert_eq!(
-            conn.memory_failure(0, u64::MAX - 10, 100, none),
+            conn.memory_failure(None, 0, u64::MAX - 10, 100, none),
             Err(EINVAL)
         );
-        assert_eq!(conn.memory_failure(0, u64::MAX, 1, none), Err(EINVAL));
+        assert_eq!(conn.memory_failure(None, 0, u64::MAX, 1, none), Err(EINVAL));
         // Nothing was recorded: the device has no bad range.
         assert!(!dev.is_bad());
         assert_eq!(conn.good_len(0, 0x1000, 0x1000), Ok(0x1000));

@@ -13,7 +13,7 @@
 //! This module owns every conversion between them and Rust values, and
 //! every call into fuse and the VFS for an inode; with `dax.rs` (DAX
 //! devices) and `sys.rs` (printing, debugfs), it holds all of famfs_rs's
-//! `unsafe`.
+//! `unsafe` code (besides `ffi.rs`, the generated bindings).
 
 use crate::{
     dax::{DaxDev, MfFlags},

@@ -33,8 +33,10 @@ pub(crate) fn log_ratelimited(err: bool, args: fmt::Arguments<'_>) {
 }
 
 /// Lets others run, if anything should: a long walk's preemption point.
+/// Not to be called under a spinlock (`might_sleep()` says so on a debug
+/// kernel).
 pub(crate) fn cond_resched() {
-    // SAFETY: no preconditions; callers hold no spinlock.
+    // SAFETY: no preconditions.
     unsafe { ffi::famfs_rs_cond_resched() };
 }
 
@@ -135,10 +137,22 @@ fn show_held(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
 /// `/sys/kernel/debug/famfs_rs`: `iomap_timing` (0 or 1: time every
 /// `iomap_begin`), `iomap_stats` (the calls timed, their nanoseconds and
 /// the clock's own cost; a write resets them) and `held_daxdevs` (devices
-/// held over all connections). Removed on drop, with the timing off.
+/// held over all connections). Removed on drop, then the timing is
+/// switched off (`_off`, the last field, drops last), so that no write to
+/// `iomap_timing` can switch it on again after that.
 pub(crate) struct Debugfs {
     _files: [Pin<KBox<File<()>>>; 3],
     _dir: Dir,
+    _off: TimingOff,
+}
+
+/// Switches the timing off when dropped.
+struct TimingOff;
+
+impl Drop for TimingOff {
+    fn drop(&mut self) {
+        set_timing(false);
+    }
 }
 
 impl Debugfs {
@@ -160,12 +174,7 @@ impl Debugfs {
         Ok(Debugfs {
             _files: [timing, stats, held],
             _dir: dir,
+            _off: TimingOff,
         })
-    }
-}
-
-impl Drop for Debugfs {
-    fn drop(&mut self) {
-        set_timing(false);
     }
 }
