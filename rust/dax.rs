@@ -291,11 +291,10 @@ impl<T: Holder> Devices<T> {
         let slot = self.slots.get(index).ok_or(ERANGE)?;
         let holder = self.holder(index);
         let mut dax = ptr::null_mut();
+        // The holder cookie is the slot's address, stable for the table's
+        // life, and its operations expect exactly that (`notify_failure`).
         // SAFETY: `opener` holds a referenced path and credentials (type
-        // invariant of `Opener`); `name` is NUL-terminated; the holder
-        // cookie is the slot's address, stable for the table's life, and
-        // its operations expect exactly that (`notify_failure`); `dax` is
-        // writable.
+        // invariant of `Opener`); `name` is NUL-terminated; `dax` is writable.
         let rc = unsafe {
             ffi::famfs_rs_daxdev_open(
                 self.opener.path.get(),
@@ -452,13 +451,13 @@ impl<T: Holder> PinnedDrop for Devices<T> {
             // No take is running: a take borrows the table, and the holder
             // operations cannot take (they get the data, not the table).
             let takes = slot.takes.load(Relaxed);
-            // SAFETY: a published slot took the device at least once, with
-            // its own address as holder and two references (type invariant
-            // of `Slot`). After a removal the holding is gone and
-            // fs_put_dax() leaves the device alone (patches/dax/0002), unless a
-            // take took it again after a rebind: then it is the slot's and
-            // released here. fs_put_dax() also waits for a notify_failure()
-            // still running with this slot, before `data` is dropped.
+            // After a removal the holding is gone and fs_put_dax() leaves the
+            // device alone (patches/dax/0002), unless a take took it again
+            // after a rebind: then it is the slot's and released here.
+            // fs_put_dax() also waits for a notify_failure() still running
+            // with this slot, before `data` is dropped.
+            // SAFETY: a published slot took the device at least once, with its
+            // own address as holder and two references (`Slot` invariant).
             unsafe { ffi::famfs_rs_daxdev_close(dax, self.holder(index)) };
             for _ in 1..takes {
                 // SAFETY: each further take holds two references (type
