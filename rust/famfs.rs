@@ -103,14 +103,6 @@ impl Drop for InodeFmap {
     }
 }
 
-/// The input of every GET_FMAP: `struct famfs_get_fmap_in { u32 size; u32
-/// flags; }` with the size of the reply buffer (famfs servers read it).
-fn get_fmap_in(size: usize) -> Result<[u8; 8]> {
-    let mut req = [0u8; 8];
-    req[..4].copy_from_slice(&u32::try_from(size)?.to_le_bytes());
-    Ok(req)
-}
-
 /// Fetches a file's fmap from the server and validates it. The buffers
 /// are charged to the opener's memory cgroup and freed on every path out,
 /// the opener's death included.
@@ -125,15 +117,13 @@ fn fetch_fmap(inode: &FmapInode) -> Result<KFmap> {
         e
     };
     let mut first = KVVec::from_elem(0u8, fmap::FIRST_SIZE, GFP_KERNEL_ACCOUNT)?;
-    let req = get_fmap_in(fmap::FIRST_SIZE)?;
-    let n = inode.get_fmap(Some(&req), &mut first).map_err(sent)?;
+    let n = inode.get_fmap(&mut first).map_err(sent)?;
     match fmap::probe(&first[..n]).map_err(reject)? {
         fmap::Probe::Complete => KFmap::parse(&first[..n], kalloc).map_err(reject),
         fmap::Probe::Announce(size) => {
             drop(first);
             let mut full = KVVec::from_elem(0u8, size, GFP_KERNEL_ACCOUNT)?;
-            let req = get_fmap_in(size)?;
-            let n = inode.get_fmap(Some(&req), &mut full).map_err(sent)?;
+            let n = inode.get_fmap(&mut full).map_err(sent)?;
             fmap::check_second(n, size).map_err(reject)?;
             KFmap::parse(&full[..n], kalloc).map_err(reject)
         }

@@ -30,10 +30,7 @@ use kernel::{
     error::{from_result, to_result},
     new_spinlock,
     prelude::*,
-    sync::{
-        atomic::{Acquire, Atomic},
-        Arc, SpinLock,
-    },
+    sync::{Arc, SpinLock},
     types::{ForeignOwnable, Opaque},
     ModuleMetadata,
 };
@@ -69,8 +66,8 @@ impl InitServer<'_> {
 ///
 /// # Invariants
 ///
-/// The wrapped inode is a live fuse inode of such a connection for as long
-/// as the reference to this wrapper lives.
+/// The wrapped inode is a live regular fuse inode of such a connection for
+/// as long as the reference to this wrapper lives.
 #[repr(transparent)]
 pub(crate) struct FmapInode(Opaque<bindings::inode>);
 
@@ -79,8 +76,8 @@ impl FmapInode {
     ///
     /// # Safety
     ///
-    /// `ptr` is a fuse inode of a FUSE_DAX_FMAP connection that stays alive
-    /// for `'a`.
+    /// `ptr` is a regular fuse inode of a FUSE_DAX_FMAP connection that
+    /// stays alive for `'a`.
     unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Self {
         // SAFETY: `FmapInode` is a transparent wrapper of `bindings::inode`,
         // and the caller guarantees the pointee lives for `'a`.
@@ -113,44 +110,33 @@ impl FmapInode {
     }
 
     /// The fmap fuse published for this inode, or null before its first
-    /// open: one acquire load of `i_private`, pairing with the release
+    /// open: `fuse_dax_fmap()`, an acquire load pairing with the release
     /// store of fuse's open.
     fn fmap_ptr(&self) -> *mut c_void {
-        // SAFETY: the inode is alive by the type invariant, so `i_private`
-        // is a valid, aligned pointer-sized field; fuse only writes it with
-        // atomic release stores (and at eviction, when no I/O is possible),
-        // so every access to it while the reference lives is atomic.
-        let p = unsafe { Atomic::from_ptr(ptr::addr_of_mut!((*self.as_ptr()).i_private)) };
-        p.load(Acquire)
+        // SAFETY: the inode is a live regular fuse inode of an fmap
+        // connection by the type invariant: fuse initialized the fmap
+        // pointer `fuse_dax_fmap()` reads when it created the inode.
+        unsafe { ffi::fuse_dax_fmap(self.as_ptr()) }
     }
 
-    /// Sends FUSE_GET_FMAP for this file with an optional input payload;
-    /// the reply goes to `out`. Returns the reply's length.
-    pub(crate) fn get_fmap(&self, input: Option<&[u8]>, out: &mut [u8]) -> Result<usize> {
-        let (ip, il) = match input {
-            Some(i) => (i.as_ptr().cast::<c_void>(), i.len()),
-            None => (ptr::null(), 0),
-        };
-        // SAFETY: the inode is alive by the type invariant; `input` and
-        // `out` are valid for their lengths during the call, and fuse
-        // writes at most `out.len()` bytes.
-        let r = unsafe {
-            ffi::fuse_dax_fmap_get_fmap(self.as_ptr(), ip, il, out.as_mut_ptr().cast(), out.len())
-        };
+    /// Sends FUSE_GET_FMAP for this file (fuse sends `struct
+    /// fuse_get_fmap_in` with `out`'s length); the reply goes to `out`.
+    /// Returns the reply's length.
+    pub(crate) fn get_fmap(&self, out: &mut [u8]) -> Result<usize> {
+        let len = u32::try_from(out.len())?;
+        // SAFETY: the inode is alive by the type invariant; `out` is valid
+        // for `len` bytes during the call, and fuse writes at most that.
+        let r = unsafe { ffi::fuse_dax_fmap_get_fmap(self.as_ptr(), out.as_mut_ptr().cast(), len) };
         Self::reply_len(r, out.len())
     }
 
     /// Sends FUSE_GET_DAXDEV for device `index` on this file's connection;
     /// the reply goes to `out`. Returns the reply's length.
     pub(crate) fn get_daxdev(&self, index: u32, out: &mut [u8]) -> Result<usize> {
+        let len = u32::try_from(out.len())?;
         // SAFETY: as in `get_fmap`.
         let r = unsafe {
-            ffi::fuse_dax_fmap_get_daxdev(
-                self.as_ptr(),
-                index.into(),
-                out.as_mut_ptr().cast(),
-                out.len(),
-            )
+            ffi::fuse_dax_fmap_get_daxdev(self.as_ptr(), index, out.as_mut_ptr().cast(), len)
         };
         Self::reply_len(r, out.len())
     }
@@ -527,7 +513,7 @@ impl<T: FmapProvider> Adapter<T> {
             if p.is_null() {
                 return Err(EIO);
             }
-            // SAFETY: a non-null `i_private` is what `fmap_get` returned,
+            // SAFETY: a non-null fmap pointer is what `fmap_get` returned,
             // freed only at eviction, which cannot overlap I/O on the file.
             let published = unsafe { KBox::<Published<T::Fmap>>::borrow(p) };
             // SAFETY: `iomap` is valid and exclusive (function contract).

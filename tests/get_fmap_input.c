@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The input of GET_FMAP as the kernel sends it: every request carries a
- * struct famfs_get_fmap_in (include/uapi/linux/famfs_fmap.h) whose size is
- * the kernel's reply buffer, FAMFS_FMAP_FIRST_SIZE on the first request and
- * the announced size on the second, and whose flags are 0. The test server
- * refuses any other request with -EINVAL (fmap_bad_in) and logs each one
- * (fmap_log[]); it answers with the whole fmap if it fits the size, else
- * with the announcement.
+ * The input of GET_FMAP and GET_DAXDEV as the kernel sends it.
+ *
+ * Every GET_FMAP carries a struct fuse_get_fmap_in (linux/fuse.h) whose
+ * size is the kernel's reply buffer, FAMFS_FMAP_FIRST_SIZE on the first
+ * request and the announced size on the second, and whose flags are 0.
+ * The test server refuses any other request with -EINVAL (fmap_bad_in) and
+ * logs each one (fmap_log[]); it answers with the whole fmap if it fits
+ * the size, else with the announcement.
+ *
+ * Every GET_DAXDEV carries a struct fuse_get_daxdev_in whose index is also
+ * the request's nodeid, where famfs's own server reads it. The test server
+ * refuses any other request with -EINVAL (daxdev_bad_in).
  */
 #include <linux/famfs_fmap.h>
 #include "famfs_test.h"
@@ -27,9 +32,11 @@ FIXTURE_SETUP(input)
 	ASSERT_TRUE(module_loaded("famfs_rs"));
 	ASSERT_EQ(0, famfs_write_manifest(MANIFEST,
 					  "daxdev 0 /dev/dax1.0\n"
+					  "daxdev 1 /dev/dax2.0\n"
 					  "file small 2M simple 0:0:2M\n"
 					  "file fits %dM simple 0:2M:2M*%d\n"
-					  "file large %dM simple 0:400M:2M*%d\n",
+					  "file large %dM simple 0:400M:2M*%d\n"
+					  "file other 2M simple 1:0:2M\n",
 					  2 * FITS_EXTENTS, FITS_EXTENTS,
 					  2 * LARGE_EXTENTS, LARGE_EXTENTS));
 	ASSERT_EQ(0, famfs_mount_start(&self->m, MANIFEST, NULL, true, NULL));
@@ -72,7 +79,7 @@ static void expect_req(struct __test_metadata *_metadata, struct famfs_mount *m,
 
 	ASSERT_LT((__u64)i, famfs_load(&m->st->fmap_log_n));
 	EXPECT_EQ(nodeid, r->nodeid) TH_LOG("request %u", i);
-	EXPECT_EQ((__u32)sizeof(struct famfs_get_fmap_in), r->inlen) TH_LOG("request %u", i);
+	EXPECT_EQ((__u32)sizeof(struct fuse_get_fmap_in), r->inlen) TH_LOG("request %u", i);
 	EXPECT_EQ(size, r->size) TH_LOG("request %u", i);
 	EXPECT_EQ(0U, r->flags) TH_LOG("request %u", i);
 	EXPECT_EQ(reply, r->reply) TH_LOG("request %u", i);
@@ -119,6 +126,25 @@ TEST_F(input, second_request_carries_the_announced_size)
 	EXPECT_EQ(0ULL, famfs_load(&self->m.st->fmap_last_flags));
 	if (fd >= 0)
 		close(fd);
+}
+
+/* Each device is asked for once, by its index, in both places. */
+TEST_F(input, daxdev_request_carries_the_index_twice)
+{
+	int fd0 = open_file(_metadata, &self->m, "small", 2ULL << 20);
+	int fd1 = open_file(_metadata, &self->m, "other", 2ULL << 20);
+
+	EXPECT_EQ(0ULL, famfs_load(&self->m.st->daxdev_bad_in));
+	EXPECT_EQ(1ULL, famfs_load(&self->m.st->daxdev[0]));
+	EXPECT_EQ(1ULL, famfs_load(&self->m.st->daxdev[1]));
+	/* the last request: device 1's, opening "other" */
+	EXPECT_EQ((__u64)sizeof(struct fuse_get_daxdev_in),
+		  famfs_load(&self->m.st->daxdev_last_inlen));
+	EXPECT_EQ(1ULL, famfs_load(&self->m.st->daxdev_last_index));
+	if (fd0 >= 0)
+		close(fd0);
+	if (fd1 >= 0)
+		close(fd1);
 }
 
 TEST_HARNESS_MAIN

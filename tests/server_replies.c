@@ -4,7 +4,7 @@
  * before any kernel asks for them: famfs_server --dump-fmap NAME,
  * --dump-fmap-sized NAME and --dump-daxdev INDEX print the exact reply
  * the server would send (the first GET_FMAP, one that carries a struct
- * famfs_get_fmap_in, and GET_DAXDEV) for tests/manifests/replies.manifest.
+ * fuse_get_fmap_in, and GET_DAXDEV) for tests/manifests/replies.manifest.
  * The expected bytes are built here from the structs of
  * include/uapi/linux/famfs_fmap.h, independently of the server's own
  * byte-by-byte encoder. Malformed manifests must be refused (exit 2)

@@ -1118,7 +1118,7 @@ static void do_init(struct srv *s, const struct fuse_in_header *in, const void *
 static void do_get_fmap(struct srv *s, const struct fuse_in_header *in, const void *arg, size_t len)
 {
 	const struct pnode *n = node_by_id(in->nodeid);
-	struct famfs_get_fmap_in gi = { 0 };
+	struct fuse_get_fmap_in gi = { 0 };
 	unsigned char hdr[32];
 	struct rng *r = &s->r;
 

@@ -22,9 +22,11 @@
  *   INIT, LOOKUP, GETATTR, OPEN, OPENDIR, READDIR, STATFS, ACCESS: served;
  *   FLUSH, RELEASE, RELEASEDIR: 0; FORGET, BATCH_FORGET, NOTIFY_REPLY:
  *   no reply; DESTROY: 0, then the server exits;
- *   GET_FMAP (54): every request must carry a struct famfs_get_fmap_in
+ *   GET_FMAP (54): every request must carry a struct fuse_get_fmap_in
  *   (size >= 32, flags 0; otherwise -EINVAL); the fmap if it fits size,
- *   else its announcement; GET_DAXDEV (55): from the manifest;
+ *   else its announcement; GET_DAXDEV (55): every request must carry a
+ *   struct fuse_get_daxdev_in whose index is the nodeid (otherwise
+ *   -EINVAL); from the manifest;
  *   SETATTR, MKNOD: -EROFS unless the manifest says otherwise ("setattr
  *   ok", "mknod NAME reply=..."); GETLK, SETLK, SETLKW ("locks"), IOCTL
  *   ("ioctl ERRNO"), POLL ("poll MASK"): as the manifest says, else "not
@@ -146,7 +148,8 @@ static_assert(sizeof(struct famfs_fmap_header) == FMAP_HDR_SIZE, "header");
 static_assert(sizeof(struct famfs_fmap_simple_ext) == FMAP_EXT_SIZE, "ext");
 static_assert(sizeof(struct famfs_fmap_interleaved_ext) == FMAP_EXT_SIZE, "iext");
 static_assert(sizeof(struct famfs_daxdev_out) == DAXDEV_OUT_SIZE, "daxdev_out");
-static_assert(sizeof(struct famfs_get_fmap_in) == 8, "get_fmap_in");
+static_assert(sizeof(struct fuse_get_fmap_in) == 8, "get_fmap_in");
+static_assert(sizeof(struct fuse_get_daxdev_in) == 8, "get_daxdev_in");
 
 #define FIRST_FILE_ID		2	/* nodeid of the manifest's first file */
 #define SUBDIR_ID		0x10000000000ULL	/* nodeid of the "subdir" directory: 2^40 */
@@ -1380,7 +1383,7 @@ static void announce(const struct famfs_file *f, __u32 size, struct reply *r)
 }
 
 /*
- * The reply to a (valid) GET_FMAP for file f whose struct famfs_get_fmap_in
+ * The reply to a (valid) GET_FMAP for file f whose struct fuse_get_fmap_in
  * gives the kernel's buffer @size: the whole fmap if it fits, else its
  * announcement. A request with @size > FAMFS_FMAP_FIRST_SIZE is the
  * second round of a large fmap ("sized"); the overrides see rounds so.
@@ -2033,7 +2036,7 @@ static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
 			const void *arg, size_t len)
 {
 	struct famfs_file *f = node_file(s, in->nodeid);
-	struct famfs_get_fmap_in gi = { 0 };
+	struct fuse_get_fmap_in gi = { 0 };
 	struct famfs_server_fmap_req *log = NULL;
 	unsigned int pos;
 	struct reply r;
@@ -2044,7 +2047,7 @@ static void do_get_fmap(struct server *s, const struct fuse_in_header *in,
 	/* --lax-fmap-in: a request without input is the old protocol's first */
 	if (s->lax_fmap_in && !len)
 		gi.size = FAMFS_FMAP_FIRST_SIZE;
-	/* every request carries a famfs_get_fmap_in: the kernel's buffer */
+	/* every request carries a fuse_get_fmap_in: the kernel's buffer */
 	bad = (len != sizeof(gi) && !(s->lax_fmap_in && !len)) || gi.flags ||
 	      gi.size < FMAP_HDR_SIZE;
 	sized = !bad && gi.size > FAMFS_FMAP_FIRST_SIZE;
@@ -2106,8 +2109,10 @@ static void race_reply(const struct daxdev *d, struct reply *r)
 	       strlen(d->race_path) + 1);
 }
 
-static void do_get_daxdev(struct server *s, const struct fuse_in_header *in)
+static void do_get_daxdev(struct server *s, const struct fuse_in_header *in,
+			  const void *arg, size_t len)
 {
+	struct fuse_get_daxdev_in di = { 0 };
 	struct daxdev *d;
 	struct reply r;
 
@@ -2115,6 +2120,20 @@ static void do_get_daxdev(struct server *s, const struct fuse_in_header *in)
 		count(&s->st->daxdev[in->nodeid]);
 	else
 		count(&s->st->daxdev_other);
+	memcpy(&di, arg, len < sizeof(di) ? len : sizeof(di));
+	__atomic_store_n(&s->st->daxdev_last_inlen, len, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st->daxdev_last_index, di.index, __ATOMIC_RELAXED);
+	/* the index twice: in the payload and, for old servers, the nodeid */
+	if (!(s->lax_fmap_in && !len) &&
+	    (len != sizeof(di) || di.index != in->nodeid || di.padding)) {
+		count(&s->st->daxdev_bad_in);
+		if (s->verbose)
+			fprintf(stderr,
+				"famfs_server: GET_DAXDEV nodeid %llu: bad input (%zu bytes)\n",
+				(unsigned long long)in->nodeid, len);
+		reply_err(s, in, -EINVAL);
+		return;
+	}
 	d = find_daxdev(s, in->nodeid);
 	if (d && d->ovr.stall && stall(s, in))
 		return;
@@ -2251,7 +2270,7 @@ static void handle(struct server *s, size_t n)
 		do_get_fmap(s, &in, arg, len);
 		break;
 	case FUSE_GET_DAXDEV:
-		do_get_daxdev(s, &in);
+		do_get_daxdev(s, &in, arg, len);
 		break;
 	case FUSE_READ:
 		/* read-stall: a plain fuse file whose page faults never end */
@@ -3527,7 +3546,8 @@ static void help(FILE *out, int status)
 	      "  --force-fmap       set FUSE_DAX_FMAP in the INIT reply even unoffered\n"
 	      "  --stats PATH       live counters in PATH (struct famfs_server_stats)\n"
 	      "  --control PATH     a unix socket at PATH taking control commands\n"
-	      "  --lax-fmap-in      take a GET_FMAP without input as size 4096 (old kernels)\n"
+	      "  --lax-fmap-in      take a GET_FMAP without input as size 4096, and a\n"
+	      "                     GET_DAXDEV without input (old kernels)\n"
 	      "  --chroot DIR       after mounting, chroot to DIR\n"
 	      "  --drop-uid UID     after mounting, serve as UID with no capabilities\n"
 	      "  --keep-rawio       with --drop-uid: keep CAP_SYS_RAWIO (only)\n"
@@ -3539,7 +3559,7 @@ static void help(FILE *out, int status)
 	      "  -o OPTS            more mount options, appended\n"
 	      "  -v, --verbose      log every request on stderr\n"
 	      "  --dump-fmap NAME   print the first GET_FMAP reply for NAME, raw\n"
-	      "  --dump-fmap-sized NAME  the reply to a GET_FMAP with famfs_get_fmap_in\n"
+	      "  --dump-fmap-sized NAME  the reply to a GET_FMAP with fuse_get_fmap_in\n"
 	      "  --dump-daxdev INDEX     the GET_DAXDEV reply for INDEX\n", out);
 	exit(status);
 }

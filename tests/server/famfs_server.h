@@ -42,7 +42,7 @@
 /* One GET_FMAP request as it arrived (fmap_log[]). */
 struct famfs_server_fmap_req {
 	__u64 nodeid;
-	__u32 inlen;		/* bytes of input payload (8: a famfs_get_fmap_in) */
+	__u32 inlen;		/* bytes of input payload (8: a fuse_get_fmap_in) */
 	__u32 size;		/* its size field (0 if inlen < 4) */
 	__u32 flags;		/* its flags field (0 if inlen < 8) */
 	__s32 reply;		/* bytes replied, or the negative errno replied */
@@ -71,11 +71,11 @@ struct famfs_server_stats {
 	/*
 	 * GET_FMAP by the file's position among the manifest's "file" lines
 	 * (the first 256 files): every request, and those that carried a
-	 * struct famfs_get_fmap_in (the second round of a large fmap).
+	 * struct fuse_get_fmap_in (the second round of a large fmap).
 	 */
 	__u64 fmap[FAMFS_SERVER_MAX_FILES];
 	__u64 fmap_sized[FAMFS_SERVER_MAX_FILES];
-	__u64 fmap_last_size;	/* size field of the last famfs_get_fmap_in */
+	__u64 fmap_last_size;	/* size field of the last fuse_get_fmap_in */
 	__u64 fmap_other;	/* GET_FMAP for a nodeid that is no counted file */
 
 	/* GET_DAXDEV by index (the request's nodeid) */
@@ -86,7 +86,7 @@ struct famfs_server_stats {
 
 	/*
 	 * GET_FMAP input: requests refused with -EINVAL because they carried
-	 * no 8-byte struct famfs_get_fmap_in, flags != 0 or size < 32 (they
+	 * no 8-byte struct fuse_get_fmap_in, flags != 0 or size < 32 (they
 	 * are counted in fmap[] too, not in fmap_sized[]); the flags of the
 	 * last one that had them; the first FAMFS_SERVER_FMAP_LOG requests.
 	 * fmap_sized[] counts the valid requests whose size is larger than
@@ -152,6 +152,17 @@ struct famfs_server_stats {
 	__u64 stalled;
 	__u64 stall_released;
 	__u64 ctl_commands;	/* control commands executed */
+
+	/*
+	 * GET_DAXDEV input: requests refused with -EINVAL because their
+	 * payload was not an 8-byte struct fuse_get_daxdev_in whose index is
+	 * the request's nodeid and whose padding is 0 (--lax-fmap-in also
+	 * accepts none, as the first protocol revision sent); the last
+	 * request's payload length and index field.
+	 */
+	__u64 daxdev_bad_in;
+	__u64 daxdev_last_inlen;
+	__u64 daxdev_last_index;
 };
 
 #endif /* FAMFS_SERVER_H */

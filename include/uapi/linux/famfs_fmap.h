@@ -37,13 +37,14 @@
  *   - an fmap whose fault-path index would exceed
  *     FAMFS_FMAP_MAX_INDEX entries (see Documentation)         [E2BIG]
  *
- * Large fmaps. The kernel first sends FUSE_GET_FMAP with no input payload
- * and room for FAMFS_FMAP_FIRST_SIZE bytes (what V10 servers expect). A
- * server whose fmap is larger replies with the header alone (exactly
- * sizeof(struct famfs_fmap_header) bytes) with reserved0 set to the full
- * size of the fmap in bytes. The kernel then sends FUSE_GET_FMAP once more,
- * this time with a struct famfs_get_fmap_in whose size field is that size,
- * and the server replies with the whole fmap, header.reserved0 == 0, of
+ * Large fmaps. Every FUSE_GET_FMAP carries a struct fuse_get_fmap_in
+ * (linux/fuse.h) whose size field is the room the kernel has for the
+ * reply. The first one has room for FAMFS_FMAP_FIRST_SIZE bytes (what V10
+ * servers expect). A server whose fmap is larger replies with the header
+ * alone (exactly sizeof(struct famfs_fmap_header) bytes) with reserved0
+ * set to the full size of the fmap in bytes. The kernel then sends
+ * FUSE_GET_FMAP once more, with that size in fuse_get_fmap_in, and the
+ * server replies with the whole fmap, header.reserved0 == 0, of
  * exactly the announced size. Only one retry is made. The header of an
  * announcement must pass every header rule above, with the same errno.
  * Violations of the exchange itself:
@@ -107,13 +108,10 @@ struct famfs_fmap_interleaved_ext {
 	__u64 reserved;		/* must be 0 */
 };
 
-/* Input of the second FUSE_GET_FMAP of a large fmap (see above). */
-struct famfs_get_fmap_in {
-	__u32 size;		/* the size the server announced */
-	__u32 flags;		/* 0 */
-};
-
-/* FUSE_GET_DAXDEV reply; the daxdev index travels in the request nodeid. */
+/*
+ * FUSE_GET_DAXDEV reply. The daxdev index travels in struct
+ * fuse_get_daxdev_in (linux/fuse.h) and in the request's nodeid.
+ */
 struct famfs_daxdev_out {
 	__u16 index;
 	__u16 reserved;
