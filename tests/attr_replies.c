@@ -111,6 +111,33 @@ static int open_and_map(struct __test_metadata *_metadata, struct _test_data_att
 	return fd;
 }
 
+/*
+ * Attribute replies leave an fmap inode cached: opened, stat'ed, closed
+ * again and again, it keeps its fmap (one GET_FMAP) and is never evicted
+ * (no FORGET). virtiofs's per-inode DAX rule (fuse_dax_dontcache(), in a
+ * kernel with CONFIG_FUSE_DAX, as scripts/kconfig/famfs.config builds it)
+ * marks an inode whose S_DAX differs from the reply's FUSE_ATTR_DAX
+ * "don't cache"; an fmap file has S_DAX and no FUSE_ATTR_DAX, so every
+ * last close would evict it and the next open fetch its fmap again.
+ */
+TEST_F(attr, attribute_replies_keep_the_fmap_cached)
+{
+	struct stat sb;
+	int k, fd;
+
+	for (k = 0; k < 4; k++) {
+		fd = open(self->path, O_RDONLY);
+		ASSERT_LE(0, fd) TH_LOG("open %d: %s", k, strerror(errno));
+		/* attributes expire at once (valid=0): a GETATTR each time */
+		ASSERT_EQ(0, fstat(fd, &sb));
+		ASSERT_EQ(0, close(fd));
+		ASSERT_EQ(0, stat(self->path, &sb));
+		EXPECT_EQ(FMAP_SIZE, (unsigned long long)sb.st_size);
+	}
+	EXPECT_EQ(1ULL, famfs_load(&self->m.st->fmap[0]));
+	EXPECT_EQ(0ULL, famfs_forgets(&self->m));
+}
+
 TEST_F(attr, never_opened_file_shows_the_server_size_until_opened)
 {
 	struct stat sb;
