@@ -476,8 +476,8 @@ impl<T: FmapProvider> Adapter<T> {
     /// `fmap` came from `fmap_get` and is freed once, before the inode.
     unsafe extern "C" fn fmap_free(fmap: *mut c_void) {
         // SAFETY: `fmap` came from `into_foreign` in `fmap_get`; fuse frees
-        // it once, in the inode's eviction (or when an open that made it
-        // lost the race to publish).
+        // it once: at the inode's eviction, or at once if it refused it
+        // (a negative size, which `fmap_get` never returns with an fmap).
         drop(unsafe { KBox::<Published<T::Fmap>>::from_foreign(fmap) });
     }
 
